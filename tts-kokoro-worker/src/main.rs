@@ -1,1 +1,53 @@
-fn main() {}
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use tts_kokoro_worker::{
+    cli::{self, BenchArgs, SayArgs},
+    config::ServeArgs,
+    startup::{Application, shutdown_signal},
+    telemetry,
+};
+
+/// Kokoro-82M text-to-speech worker for yapit.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+    /// Log as JSON lines (production) instead of human-readable text.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
+    log_format: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the gRPC API (the default).
+    Serve,
+    /// Speak a text into a WAV file.
+    Say(SayArgs),
+    /// Time synthesis of a text; prints one JSON line (used by `make bench-kokoro`).
+    Bench(BenchArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format == "json");
+    match cli.command {
+        Some(Command::Say(args)) => cli::say(args).await,
+        Some(Command::Bench(args)) => cli::bench(args).await,
+        Some(Command::Serve) | None => {
+            let serve = cli.serve;
+            let app = Application::build(
+                serve.engine_config()?,
+                serve.addr,
+                Duration::from_secs(serve.shutdown_grace_secs),
+            )
+            .await?;
+            app.run_until_stopped(shutdown_signal()).await?;
+            Ok(())
+        }
+    }
+}

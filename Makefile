@@ -1,0 +1,51 @@
+# yapit: two commands on a fresh Debian machine.
+#   make dev   installs what is missing, fetches the model, builds and runs the product
+#   make test  installs what is missing, builds and runs every check and test
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+# Resolved when a recipe runs, i.e. after `setup` has installed the onnxruntime wheel.
+ORT_DYLIB_PATH ?= $(firstword $(wildcard $(CURDIR)/.venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
+export ORT_DYLIB_PATH
+export KOKORO_MODEL_DIR ?= $(CURDIR)/models
+KOKORO_ADDR ?= 127.0.0.1:50051
+KOKORO_THREADS ?= 2
+export KOKORO_ADDR KOKORO_THREADS
+
+.PHONY: help setup models build dev test lint fmt bench-kokoro clean
+
+help:
+	@echo "make dev           run the product (installs, fetches the model, builds)"
+	@echo "make test          every check and test (installs and fetches what they need)"
+	@echo "make models        fetch and verify the model files into models/"
+	@echo "make bench-kokoro  Kokoro worker vs kokoro-onnx: real-time factor, first audio, memory"
+
+setup:
+	@./scripts/setup.sh
+
+models: setup
+	@.venv/bin/python scripts/fetch_models.py
+
+build: setup
+	$(CARGO) build --release --workspace
+
+dev: models build
+	@echo "yapit kokoro worker: gRPC tts.v1 on $(KOKORO_ADDR) (KOKORO_THREADS=$(KOKORO_THREADS)); Ctrl-C stops it"
+	./target/release/tts-kokoro-worker serve
+
+lint: setup
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test: models lint
+	$(CARGO) test --workspace
+
+fmt:
+	$(CARGO) fmt --all
+
+bench-kokoro: models build
+	python3 bench/bench_kokoro.py --ours-bin ./target/release/tts-kokoro-worker --model-dir $(KOKORO_MODEL_DIR) $(BENCH_ARGS)
+
+clean:
+	$(CARGO) clean

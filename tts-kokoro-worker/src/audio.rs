@@ -1,0 +1,125 @@
+//! Shaping the model's float output into the PCM a listener hears: trimmed edges, short fades so
+//! chunks join without clicks, and a pause after each chunk that matches its punctuation.
+
+use crate::model::SAMPLE_RATE;
+
+/// Below this the model's output is silence (about -54 dBFS).
+const SILENCE: f32 = 0.002;
+/// Silence kept before and after the voiced part, so soft onsets and releases are not cut.
+const KEEP_MS: u32 = 25;
+/// Length of the fade in and out at each chunk's edges.
+const FADE_MS: u32 = 8;
+
+fn samples(ms: u32) -> usize {
+    (SAMPLE_RATE * ms / 1000) as usize
+}
+
+/// Trims the model's leading and trailing silence, fades both edges and appends `pause_ms` of
+/// silence (scaled by `speed`, as the speech is).
+pub fn shape_chunk(audio: &[f32], pause_ms: u32, speed: f32) -> Vec<f32> {
+    let keep = samples(KEEP_MS);
+    let first = audio.iter().position(|s| s.abs() > SILENCE);
+    let last = audio.iter().rposition(|s| s.abs() > SILENCE);
+    let voiced = match (first, last) {
+        (Some(first), Some(last)) => {
+            &audio[first.saturating_sub(keep)..(last + 1 + keep).min(audio.len())]
+        }
+        _ => &[][..],
+    };
+    let pause = (samples(pause_ms) as f32 / speed.max(0.1)) as usize;
+    let mut out = Vec::with_capacity(voiced.len() + pause);
+    out.extend_from_slice(voiced);
+    let fade = samples(FADE_MS).min(out.len() / 2);
+    for i in 0..fade {
+        let gain = i as f32 / fade as f32;
+        out[i] *= gain;
+        let end = out.len() - 1 - i;
+        out[end] *= gain;
+    }
+    out.resize(out.len() + pause, 0.0);
+    out
+}
+
+/// Float samples → 16-bit little-endian PCM, clipped.
+pub fn to_pcm16(audio: &[f32]) -> Vec<u8> {
+    let mut pcm = Vec::with_capacity(audio.len() * 2);
+    for sample in audio {
+        let value = (sample.clamp(-1.0, 1.0) * i16::MAX as f32).round() as i16;
+        pcm.extend_from_slice(&value.to_le_bytes());
+    }
+    pcm
+}
+
+/// Root-mean-square level of 16-bit PCM, 0.0 to 1.0.
+pub fn pcm16_rms(pcm: &[u8]) -> f64 {
+    let count = pcm.len() / 2;
+    if count == 0 {
+        return 0.0;
+    }
+    let sum: f64 = pcm
+        .chunks_exact(2)
+        .map(|b| {
+            let s = i16::from_le_bytes([b[0], b[1]]) as f64 / i16::MAX as f64;
+            s * s
+        })
+        .sum();
+    (sum / count as f64).sqrt()
+}
+
+/// Writes 16-bit mono PCM as a WAV file.
+pub fn write_wav(path: &std::path::Path, pcm: &[u8], sample_rate: u32) -> Result<(), hound::Error> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(path, spec)?;
+    for b in pcm.chunks_exact(2) {
+        writer.write_sample(i16::from_le_bytes([b[0], b[1]]))?;
+    }
+    writer.finalize()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(len: usize) -> Vec<f32> {
+        (0..len).map(|i| (i as f32 * 0.05).sin() * 0.5).collect()
+    }
+
+    #[test]
+    fn trims_silence_fades_edges_and_adds_the_pause() {
+        let mut audio = vec![0.0; 4_800];
+        audio.extend(tone(24_000));
+        audio.extend(vec![0.0; 4_800]);
+        let shaped = shape_chunk(&audio, 300, 1.0);
+        let keep = samples(KEEP_MS);
+        let pause = samples(300);
+        assert!(
+            shaped.len().abs_diff(24_000 + 2 * keep + pause) <= 2,
+            "{}",
+            shaped.len()
+        );
+        // Edges start and end at zero: no click at a join.
+        assert_eq!(shaped[0], 0.0);
+        assert!(shaped[shaped.len() - pause - 1].abs() < 1e-3);
+        assert!(shaped[shaped.len() - pause..].iter().all(|s| *s == 0.0));
+    }
+
+    #[test]
+    fn faster_speech_gets_shorter_pauses_and_silence_stays_silent() {
+        let shaped = shape_chunk(&tone(2_400), 300, 2.0);
+        assert!(shaped.len() < 2_400 + samples(300));
+        assert_eq!(shape_chunk(&[0.0; 100], 0, 1.0).len(), 0);
+    }
+
+    #[test]
+    fn pcm_conversion_clips_and_measures_level() {
+        let pcm = to_pcm16(&[0.0, 1.0, -2.0]);
+        assert_eq!(pcm, vec![0, 0, 0xff, 0x7f, 0x01, 0x80]);
+        assert!(pcm16_rms(&to_pcm16(&[0.5; 100])) > 0.49);
+        assert_eq!(pcm16_rms(&[]), 0.0);
+    }
+}

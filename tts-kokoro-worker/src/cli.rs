@@ -1,0 +1,133 @@
+//! Command-line modes for people and benchmarks: `say` writes a WAV, `bench` prints timings.
+
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    audio,
+    config::ModelArgs,
+    model::SAMPLE_RATE,
+    synthesis::{Engine, SynthesisRequest},
+};
+
+#[derive(Debug, clap::Args)]
+pub struct SayArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Voice slug (see the Info RPC, or the error message for a wrong one).
+    #[arg(long, default_value = "jf_alpha")]
+    pub voice: String,
+    /// Speaking rate, 0.5 to 2.0.
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f32,
+    /// Output WAV file (24 kHz, mono, 16-bit).
+    #[arg(short, long, default_value = "out.wav")]
+    pub output: PathBuf,
+    /// The text to speak.
+    pub text: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[arg(long, default_value = "jf_alpha")]
+    pub voice: String,
+    /// Measured runs after one warm-up; medians are reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    #[arg(long)]
+    pub text: String,
+}
+
+/// One whole synthesis through the engine's streaming path.
+pub struct Measurement {
+    pub pcm: Vec<u8>,
+    pub first_audio: Duration,
+    pub wall: Duration,
+}
+
+impl Measurement {
+    pub fn audio_seconds(&self) -> f64 {
+        (self.pcm.len() / 2) as f64 / f64::from(SAMPLE_RATE)
+    }
+}
+
+pub async fn synthesize_all(
+    engine: &Engine,
+    text: &str,
+    voice: &str,
+    speed: f32,
+) -> anyhow::Result<Measurement> {
+    let started = Instant::now();
+    let mut chunks = engine
+        .synthesize(
+            SynthesisRequest {
+                text: text.to_string(),
+                voice: voice.to_string(),
+                speed,
+                request_id: "cli".into(),
+            },
+            CancellationToken::new(),
+        )
+        .await?;
+    let mut pcm = Vec::new();
+    let mut first_audio = None;
+    while let Some(chunk) = chunks.recv().await {
+        let chunk = chunk?;
+        first_audio.get_or_insert_with(|| started.elapsed());
+        pcm.extend_from_slice(&chunk.pcm);
+    }
+    Ok(Measurement {
+        pcm,
+        first_audio: first_audio.unwrap_or_default(),
+        wall: started.elapsed(),
+    })
+}
+
+fn load(model: &ModelArgs) -> anyhow::Result<Engine> {
+    Ok(Engine::load(model.engine_config(1)?)?)
+}
+
+pub async fn say(args: SayArgs) -> anyhow::Result<()> {
+    let engine = load(&args.model)?;
+    let result = synthesize_all(&engine, &args.text, &args.voice, args.speed).await?;
+    audio::write_wav(&args.output, &result.pcm, SAMPLE_RATE)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    eprintln!(
+        "wrote {} ({:.2} s of audio in {:.2} s, first audio after {:.2} s)",
+        args.output.display(),
+        result.audio_seconds(),
+        result.wall.as_secs_f64(),
+        result.first_audio.as_secs_f64()
+    );
+    Ok(())
+}
+
+pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    let engine = load(&args.model)?;
+    synthesize_all(&engine, &args.text, &args.voice, 1.0).await?;
+    let mut runs = Vec::with_capacity(args.runs);
+    for _ in 0..args.runs.max(1) {
+        runs.push(synthesize_all(&engine, &args.text, &args.voice, 1.0).await?);
+    }
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    println!(
+        "{}",
+        serde_json::json!({
+            "audio_seconds": median(runs.iter().map(Measurement::audio_seconds).collect()),
+            "wall_seconds": median(runs.iter().map(|r| r.wall.as_secs_f64()).collect()),
+            "first_audio_seconds": median(runs.iter().map(|r| r.first_audio.as_secs_f64()).collect()),
+            "runs": runs.len(),
+        })
+    );
+    Ok(())
+}

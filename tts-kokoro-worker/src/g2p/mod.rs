@@ -1,0 +1,293 @@
+//! English grapheme-to-phoneme conversion into Kokoro's (misaki's) phoneme set.
+//!
+//! The pipeline follows misaki's `en.G2P` without spaCy: [`normalize`] turns the text into
+//! words and punctuation, each word is looked up in misaki's gold/silver lexicon (with its
+//! stemming and special-case rules) and anything unknown goes to eSpeak NG, whose IPA is mapped
+//! onto misaki's symbols. Words are resolved right to left because "the", "a" and "to" depend on
+//! the sound that follows them.
+
+mod espeak;
+mod lexicon;
+mod normalize;
+mod numbers;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use lexicon::{Context, Lexicon};
+pub use normalize::normalize;
+
+/// Every symbol of Kokoro-82M's vocabulary (`models/vocab.json`); anything else is dropped
+/// from the output because the model cannot embed it.
+const VOCAB: &str = ";:,.!?—…\"()“” \u{303}ʣʥʦʨᵝꭧAIOQSTWYᵊabcdefhijklmnopqrstuvwxyzɑɐɒæβɔɕçɖðʤəɚɛɜɟɡɥɨɪʝɯɰŋɳɲɴøɸθœɹɾɻʁɽʂʃʈʧʊʋʌɣɤχʎʒʔˈˌːʰʲ↓→↗↘ᵻ";
+/// Punctuation that makes the speaker pause; misaki's `NON_QUOTE_PUNCTS`.
+const PAUSE_PUNCTUATION: &str = ";:,.!?—…";
+/// No English word is longer than this (the lexicon's longest key has 45 characters). Longer
+/// "words" are pasted data or noise, so they are cut to this length before lookup: eSpeak's
+/// time and the output stay bounded while something of the word is still read.
+const MAX_WORD_CHARS: usize = 48;
+
+#[derive(Debug, thiserror::Error)]
+pub enum G2pError {
+    #[error("cannot read lexicon file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "lexicon file {path} is not a misaki lexicon (JSON object of word → phonemes): {source}"
+    )]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("lexicon file {path}: entry {word:?} has no DEFAULT pronunciation")]
+    MissingDefault { path: PathBuf, word: String },
+}
+
+/// Lexicon plus eSpeak NG fallback; cheap to share behind an `Arc`.
+pub struct G2p {
+    lexicon: Lexicon,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum TokenKind {
+    Word(String),
+    Punctuation(char),
+    /// Foreign scripts, emoji, stray symbols: nothing the model can say in English phonemes.
+    Unspeakable,
+}
+
+#[derive(Debug)]
+struct Token {
+    kind: TokenKind,
+    space_after: bool,
+}
+
+fn token_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(concat!(
+            r"(?P<space>\s+)",
+            r"|(?P<acronym>(?:\p{Latin}\.){2,})",
+            r"|(?P<word>\p{Latin}[\p{Latin}\p{M}]*(?:['\-]\p{Latin}[\p{Latin}\p{M}]*)*'?)",
+            r"|(?P<foreign>[\p{L}\p{M}\p{N}]+)",
+            r"|(?P<other>(?s).)",
+        ))
+        .expect("literal regex is valid")
+    })
+}
+
+fn tokenize(text: &str) -> Vec<Token> {
+    let mut tokens: Vec<Token> = Vec::new();
+    for caps in token_regex().captures_iter(text) {
+        if caps.name("space").is_some() {
+            if let Some(last) = tokens.last_mut() {
+                last.space_after = true;
+            }
+            continue;
+        }
+        let kind = if let Some(m) = caps.name("acronym").or_else(|| caps.name("word")) {
+            TokenKind::Word(m.as_str().to_owned())
+        } else if caps.name("foreign").is_some() {
+            TokenKind::Unspeakable
+        } else {
+            let c = caps
+                .name("other")
+                .and_then(|m| m.as_str().chars().next())
+                .unwrap_or(' ');
+            punctuation(c, tokens.last())
+        };
+        tokens.push(Token {
+            kind,
+            space_after: false,
+        });
+    }
+    tokens
+}
+
+/// misaki maps brackets and straight quotes the way spaCy tags them (`-LRB-`, ``` `` ```, `''`).
+fn punctuation(c: char, previous: Option<&Token>) -> TokenKind {
+    match c {
+        ';' | ':' | ',' | '.' | '!' | '?' | '—' | '…' | '“' | '”' | '(' | ')' => {
+            TokenKind::Punctuation(c)
+        }
+        '[' | '{' => TokenKind::Punctuation('('),
+        ']' | '}' => TokenKind::Punctuation(')'),
+        '"' => {
+            let opens = previous.is_none_or(|t| {
+                t.space_after || matches!(t.kind, TokenKind::Punctuation('(' | '“'))
+            });
+            TokenKind::Punctuation(if opens { '“' } else { '”' })
+        }
+        _ => TokenKind::Unspeakable,
+    }
+}
+
+/// misaki's `token_context`: the first sound of `ps` decides whether a vowel follows.
+fn next_context(ctx: Context, ps: &str) -> Context {
+    for c in ps.chars() {
+        if PAUSE_PUNCTUATION.contains(c) {
+            return Context { future_vowel: None };
+        }
+        if lexicon::is_vowel(c) {
+            return Context {
+                future_vowel: Some(true),
+            };
+        }
+        if lexicon::CONSONANTS.contains(c) {
+            return Context {
+                future_vowel: Some(false),
+            };
+        }
+    }
+    ctx
+}
+
+fn truncate_word(word: &str) -> &str {
+    word.char_indices()
+        .nth(MAX_WORD_CHARS)
+        .map_or(word, |(i, _)| &word[..i])
+}
+
+/// "twenty-one": misaki speaks numbers word by word, each with its own stress.
+fn is_number_compound(parts: &[&str]) -> bool {
+    parts.len() == 2 && numbers::TENS[2..].contains(&parts[0].to_lowercase().as_str())
+}
+
+/// misaki's `resolve_tokens` for the parts of a hyphenated word: when most parts carry primary
+/// stress, the lighter half is demoted so the compound has one main stress.
+fn join_compound(parts: &[(&str, String)]) -> String {
+    let mut phonemes: Vec<String> = parts.iter().map(|(_, ps)| ps.clone()).collect();
+    let texts: Vec<&str> = parts.iter().map(|(text, _)| *text).collect();
+    if is_number_compound(&texts) {
+        return phonemes.join(" ");
+    }
+    let mut indices: Vec<(bool, usize, usize)> = phonemes
+        .iter()
+        .enumerate()
+        .filter(|(_, ps)| !ps.is_empty())
+        .map(|(i, ps)| {
+            (
+                ps.contains(lexicon::PRIMARY_STRESS),
+                lexicon::stress_weight(ps),
+                i,
+            )
+        })
+        .collect();
+    if indices.len() == 2 && parts[indices[0].2].0.chars().count() == 1 {
+        let i = indices[1].2;
+        phonemes[i] = lexicon::apply_stress(&phonemes[i], Some(-0.5));
+    } else if indices.len() >= 2
+        && indices.iter().filter(|(primary, _, _)| *primary).count() > indices.len().div_ceil(2)
+    {
+        indices.sort();
+        for &(_, _, i) in &indices[..indices.len() / 2] {
+            phonemes[i] = lexicon::apply_stress(&phonemes[i], Some(-0.5));
+        }
+    }
+    phonemes.concat()
+}
+
+impl G2p {
+    /// Loads misaki's `us_gold.json` and `us_silver.json` from `lexicon_dir` and initialises
+    /// eSpeak NG (en-us). eSpeak failing is not fatal: lexicon words still work.
+    pub fn load(lexicon_dir: &Path) -> Result<G2p, G2pError> {
+        let lexicon = Lexicon::load(lexicon_dir)?;
+        if let Err(reason) = espeak::init() {
+            tracing::warn!(%reason, "eSpeak NG unavailable; words missing from the lexicon will be skipped");
+        }
+        Ok(G2p { lexicon })
+    }
+
+    /// English text → misaki phoneme string, e.g. "Hello, world!" → "həlˈO, wˈɜɹld!".
+    pub fn phonemize(&self, text: &str) -> String {
+        let tokens = tokenize(&normalize(text));
+        let mut phonemes: Vec<Option<String>> = vec![None; tokens.len()];
+        let mut ctx = Context::default();
+        for (i, token) in tokens.iter().enumerate().rev() {
+            let ps = match &token.kind {
+                TokenKind::Word(word) => {
+                    let followed_by_word =
+                        matches!(tokens.get(i + 1).map(|t| &t.kind), Some(TokenKind::Word(_)));
+                    self.word(word, ctx, followed_by_word)
+                }
+                TokenKind::Punctuation(c) => Some(c.to_string()),
+                TokenKind::Unspeakable => None,
+            };
+            if let Some(ps) = &ps {
+                ctx = next_context(ctx, ps);
+            }
+            phonemes[i] = ps;
+        }
+        assemble(&tokens, &phonemes)
+    }
+
+    fn word(&self, word: &str, ctx: Context, followed_by_word: bool) -> Option<String> {
+        let word = truncate_word(word);
+        let parts: Vec<&str> = word.split('-').filter(|p| !p.is_empty()).collect();
+        // The lexicon has some spelled numbers ("twenty-one") as one stress group, but misaki
+        // reads numbers word by word; normalised digits must sound the same either way.
+        if !is_number_compound(&parts)
+            && let Some(ps) = self.lexicon.word(word, ctx, followed_by_word)
+        {
+            return Some(ps);
+        }
+        if parts.len() > 1 {
+            let known: Vec<(&str, Option<String>)> = parts
+                .iter()
+                .map(|part| (*part, self.lexicon.word(part, ctx, false)))
+                .collect();
+            if known.iter().all(|(_, ps)| ps.is_some()) {
+                let known: Vec<(&str, String)> = known
+                    .into_iter()
+                    .filter_map(|(part, ps)| ps.map(|ps| (part, ps)))
+                    .collect();
+                return Some(join_compound(&known));
+            }
+        }
+        espeak::phonemize_word(word)
+    }
+}
+
+/// Joins token phonemes the way misaki does (punctuation attached, a space where the text had
+/// one), always separating two words, then applies misaki's v1 symbol substitutions and drops
+/// anything outside the model's vocabulary.
+fn assemble(tokens: &[Token], phonemes: &[Option<String>]) -> String {
+    let mut out = String::new();
+    let mut pending_space = false;
+    let mut last_was_word = false;
+    for (token, ps) in tokens.iter().zip(phonemes) {
+        let ps = ps
+            .as_deref()
+            .map(|ps| {
+                ps.chars()
+                    .map(|c| match c {
+                        'ɾ' => 'T',
+                        'ʔ' => 't',
+                        c => c,
+                    })
+                    .filter(|c| VOCAB.contains(*c))
+                    .collect::<String>()
+            })
+            .unwrap_or_default();
+        // Multi-word phonemes (spelled numbers, eSpeak clauses) keep single inner spaces.
+        let ps = ps.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !ps.is_empty() {
+            let is_word = matches!(token.kind, TokenKind::Word(_));
+            if !out.is_empty() && (pending_space || (is_word && last_was_word)) {
+                out.push(' ');
+            }
+            out.push_str(&ps);
+            last_was_word = is_word;
+            pending_space = false;
+        }
+        pending_space |= token.space_after;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

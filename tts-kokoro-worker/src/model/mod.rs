@@ -1,0 +1,147 @@
+//! The Kokoro-82M ONNX model: the ONNX Runtime environment, one inference session, the phoneme
+//! vocabulary and the voice packs.
+
+mod vocab;
+mod voices;
+
+use std::{
+    path::{Path, PathBuf},
+    sync::OnceLock,
+};
+
+use ort::{
+    environment::Environment,
+    session::{RunOptions, Session, builder::GraphOptimizationLevel},
+    value::Tensor,
+};
+
+pub use vocab::{Vocab, VocabError};
+pub use voices::{PACK_ROWS, STYLE_DIM, VoiceError, VoicePack, VoiceSet};
+
+/// Kokoro's output rate.
+pub const SAMPLE_RATE: u32 = 24_000;
+/// Phoneme tokens one inference takes: the model's 512-token context less the two pad tokens.
+pub const MAX_TOKENS: usize = 510;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(
+        "cannot load the ONNX Runtime library {path}: {reason}. Set ORT_DYLIB_PATH to libonnxruntime.so (make setup installs it under .venv)"
+    )]
+    Runtime { path: String, reason: String },
+    #[error("the model file {0} does not exist; run `make models` or set KOKORO_MODEL")]
+    MissingModel(String),
+    #[error("cannot load the model {path}: {reason}")]
+    Load { path: String, reason: String },
+    #[error("inference failed: {0}")]
+    Inference(String),
+}
+
+static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
+
+/// ONNX Runtime allows one environment per process; every session shares it. The library is
+/// loaded from `dylib` on first use (ort's load-dynamic), never downloaded.
+pub fn runtime(dylib: &Path) -> Result<&'static Environment, ModelError> {
+    let runtime_error = |reason: String| ModelError::Runtime {
+        path: dylib.display().to_string(),
+        reason,
+    };
+    if !dylib.is_file() {
+        return Err(runtime_error("no such file".into()));
+    }
+    ENVIRONMENT
+        .get_or_init(|| {
+            ort::init_from(dylib)
+                .map_err(|e| e.to_string())?
+                .with_name("yapit-kokoro")
+                .with_telemetry(false)
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|reason| runtime_error(reason.clone()))
+}
+
+/// One inference session. It is driven by one OS thread at a time (`run` takes `&mut self`).
+pub struct KokoroSession {
+    session: Session,
+}
+
+impl KokoroSession {
+    pub fn load(
+        environment: &Environment,
+        model: &Path,
+        intra_threads: usize,
+    ) -> Result<Self, ModelError> {
+        if !model.is_file() {
+            return Err(ModelError::MissingModel(model.display().to_string()));
+        }
+        let load_error = |reason: String| ModelError::Load {
+            path: model.display().to_string(),
+            reason,
+        };
+        // Inter-op 1 and no spinning: replicas scale better than threads, and a spinning pool
+        // burns a core that another replica on the same box could use.
+        let session = Session::builder(environment)
+            .and_then(|b| Ok(b.with_optimization_level(GraphOptimizationLevel::All)?))
+            .and_then(|b| Ok(b.with_intra_threads(intra_threads)?))
+            .and_then(|b| Ok(b.with_inter_threads(1)?))
+            .and_then(|b| Ok(b.with_intra_op_spinning(false)?))
+            .and_then(|mut b| b.commit_from_file(model))
+            .map_err(|e| load_error(e.to_string()))?;
+        let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+        for expected in ["tokens", "style", "speed"] {
+            if !names.contains(&expected) {
+                return Err(load_error(format!(
+                    "not a Kokoro v1.0 export: inputs are {names:?}, expected tokens, style and speed"
+                )));
+            }
+        }
+        let mut loaded = Self { session };
+        // ONNX Runtime plans memory and picks kernels on the first run; doing that here keeps
+        // it out of the first listener's time to first audio.
+        let warm_up = RunOptions::new().map_err(|e| load_error(e.to_string()))?;
+        loaded
+            .infer(&[50, 83, 54, 156, 57, 4], &[0.0; STYLE_DIM], 1.0, &warm_up)
+            .map_err(|e| load_error(format!("warm-up inference failed: {e}")))?;
+        Ok(loaded)
+    }
+
+    /// Runs the model on one utterance of at most [`MAX_TOKENS`] phoneme ids, returning float
+    /// samples at [`SAMPLE_RATE`]. `run_options` lets another thread terminate the run.
+    pub fn infer(
+        &mut self,
+        phoneme_ids: &[i64],
+        style: &[f32],
+        speed: f32,
+        run_options: &RunOptions,
+    ) -> Result<Vec<f32>, ModelError> {
+        let ids = &phoneme_ids[..phoneme_ids.len().min(MAX_TOKENS)];
+        let mut tokens = Vec::with_capacity(ids.len() + 2);
+        tokens.push(0);
+        tokens.extend_from_slice(ids);
+        tokens.push(0);
+        let inference = |e: ort::Error| ModelError::Inference(e.to_string());
+        let tokens = Tensor::from_array(([1usize, tokens.len()], tokens)).map_err(inference)?;
+        let style = Tensor::from_array(([1usize, STYLE_DIM], style.to_vec())).map_err(inference)?;
+        let speed = Tensor::from_array(([1usize], vec![speed])).map_err(inference)?;
+        let outputs = self
+            .session
+            .run_with_options(
+                ort::inputs! {"tokens" => tokens, "style" => style, "speed" => speed},
+                run_options,
+            )
+            .map_err(inference)?;
+        let (_, samples) = outputs[0].try_extract_tensor::<f32>().map_err(inference)?;
+        Ok(samples.to_vec())
+    }
+}
+
+/// Where the model's files are; see `scripts/fetch_models.py` for the default layout.
+#[derive(Debug, Clone)]
+pub struct ModelFiles {
+    pub model: PathBuf,
+    pub voices: PathBuf,
+    pub vocab: PathBuf,
+    pub lexicon_dir: PathBuf,
+}

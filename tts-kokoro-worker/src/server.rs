@@ -1,0 +1,114 @@
+//! The gRPC face of the engine: `tts.v1.TextToSpeech`.
+
+use std::{pin::Pin, sync::Arc};
+
+use proto::v1::{
+    AudioChunk, Device, InfoRequest, InfoResponse, SynthesizeRequest, Voice,
+    text_to_speech_server::TextToSpeech,
+};
+use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use crate::{
+    model::SAMPLE_RATE,
+    synthesis::{Engine, RenderedChunk, SynthesisError, SynthesisRequest},
+};
+
+pub const MODEL_SLUG: &str = "kokoro";
+
+pub struct KokoroService {
+    engine: Arc<Engine>,
+}
+
+impl KokoroService {
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Self { engine }
+    }
+}
+
+impl From<SynthesisError> for Status {
+    fn from(error: SynthesisError) -> Self {
+        let message = error.to_string();
+        match error {
+            SynthesisError::EmptyText
+            | SynthesisError::TextTooLong { .. }
+            | SynthesisError::UnknownVoice { .. }
+            | SynthesisError::BadSpeed(_)
+            | SynthesisError::NothingToSay => Status::invalid_argument(message),
+            SynthesisError::Busy { .. } => Status::resource_exhausted(message),
+            SynthesisError::ShuttingDown => Status::unavailable(message),
+            SynthesisError::Cancelled => Status::cancelled(message),
+            SynthesisError::Model(e) => {
+                tracing::error!(error = %e, "synthesis failed");
+                Status::internal("the model failed to synthesize this text")
+            }
+        }
+    }
+}
+
+impl From<RenderedChunk> for AudioChunk {
+    fn from(chunk: RenderedChunk) -> Self {
+        AudioChunk {
+            pcm: chunk.pcm,
+            sample_rate: SAMPLE_RATE,
+            sequence: chunk.sequence,
+            last: chunk.last,
+            text: chunk.text,
+        }
+    }
+}
+
+type AudioStream = Pin<Box<dyn Stream<Item = Result<AudioChunk, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl TextToSpeech for KokoroService {
+    async fn info(&self, _: Request<InfoRequest>) -> Result<Response<InfoResponse>, Status> {
+        let config = self.engine.config();
+        Ok(Response::new(InfoResponse {
+            model_slug: MODEL_SLUG.into(),
+            model_version: self.engine.model_version().into(),
+            sample_rate: SAMPLE_RATE,
+            device: Device::Cpu.into(),
+            threads: config.threads as u32,
+            capacity: config.capacity as u32,
+            voices: self
+                .engine
+                .voices()
+                .iter()
+                .map(|v| Voice {
+                    slug: v.slug.clone(),
+                    name: v.name.clone(),
+                    language: v.language.clone(),
+                })
+                .collect(),
+            max_text_chars: config.max_text_chars as u32,
+        }))
+    }
+
+    type SynthesizeStream = AudioStream;
+
+    async fn synthesize(
+        &self,
+        request: Request<SynthesizeRequest>,
+    ) -> Result<Response<AudioStream>, Status> {
+        let request = request.into_inner();
+        // Dropping the response stream (the client left) closes the engine's reply channel,
+        // which cancels the job; no token needs to outlive this call.
+        let chunks = self
+            .engine
+            .synthesize(
+                SynthesisRequest {
+                    text: request.text,
+                    voice: request.voice,
+                    speed: request.speed,
+                    request_id: request.request_id,
+                },
+                CancellationToken::new(),
+            )
+            .await?;
+        let stream = ReceiverStream::new(chunks)
+            .map(|chunk| chunk.map(AudioChunk::from).map_err(Status::from));
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

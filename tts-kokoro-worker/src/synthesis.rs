@@ -1,0 +1,511 @@
+//! The synthesis engine: turns a request into utterances (chunking, phonemes, token ids), then
+//! renders them on a small pool of OS threads, each owning one ONNX session. Requests reach a
+//! thread through a channel carrying the job, its tracing span and the reply channel; a
+//! semaphore sized by capacity bounds how many run at once and how long a caller waits.
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+        mpsc as std_mpsc,
+    },
+    time::{Duration, Instant},
+};
+
+use ort::session::RunOptions;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_util::sync::{CancellationToken, DropGuard};
+use tracing::Instrument;
+
+use crate::{
+    audio,
+    chunking::{self, Boundary, ChunkPlan, TextChunk},
+    g2p::{G2p, G2pError},
+    model::{
+        self, KokoroSession, MAX_TOKENS, ModelError, ModelFiles, SAMPLE_RATE, Vocab, VocabError,
+        VoiceError, VoicePack, VoiceSet,
+    },
+};
+
+pub const MIN_SPEED: f32 = 0.5;
+pub const MAX_SPEED: f32 = 2.0;
+
+/// Everything the engine needs, validated by the caller's config layer.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub files: ModelFiles,
+    pub ort_dylib: PathBuf,
+    /// Intra-op threads of each session.
+    pub threads: usize,
+    /// Sessions, hence requests rendered at once.
+    pub capacity: usize,
+    /// How long a request waits for a free session before RESOURCE_EXHAUSTED.
+    pub queue_timeout: Duration,
+    pub max_text_chars: usize,
+    pub chunk_plan: ChunkPlan,
+    /// Overrides the version derived from the model file's checksum.
+    pub model_version: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Voices(#[from] VoiceError),
+    #[error(transparent)]
+    Vocab(#[from] VocabError),
+    #[error(transparent)]
+    G2p(#[from] G2pError),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot start a synthesis thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// Why a request was refused or ended; the server maps each to a gRPC status.
+#[derive(Debug, thiserror::Error)]
+pub enum SynthesisError {
+    #[error("text is empty")]
+    EmptyText,
+    #[error("text is {chars} characters long; the limit is {limit}")]
+    TextTooLong { chars: usize, limit: usize },
+    #[error("unknown voice '{voice}'; this worker has: {}", available.join(", "))]
+    UnknownVoice {
+        voice: String,
+        available: Vec<String>,
+    },
+    #[error("speed {0} is out of range; use {MIN_SPEED} to {MAX_SPEED}")]
+    BadSpeed(f32),
+    #[error("the text has nothing the model can pronounce")]
+    NothingToSay,
+    #[error(
+        "all {capacity} synthesis slots stayed busy for {waited:?}; try again or another replica"
+    )]
+    Busy { capacity: usize, waited: Duration },
+    #[error("the worker is shutting down")]
+    ShuttingDown,
+    #[error("synthesis was cancelled")]
+    Cancelled,
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// One synthesis request.
+#[derive(Debug, Clone)]
+pub struct SynthesisRequest {
+    pub text: String,
+    pub voice: String,
+    /// 0 means 1.0.
+    pub speed: f32,
+    pub request_id: String,
+}
+
+/// One utterance ready for the model.
+#[derive(Debug, Clone)]
+pub struct Utterance {
+    pub text: String,
+    pub phoneme_ids: Vec<i64>,
+    pub boundary: Boundary,
+}
+
+/// Audio for one utterance, as it leaves the engine.
+#[derive(Debug, Clone)]
+pub struct RenderedChunk {
+    /// 16-bit little-endian mono PCM at [`SAMPLE_RATE`].
+    pub pcm: Vec<u8>,
+    pub text: String,
+    pub sequence: u32,
+    pub last: bool,
+}
+
+/// Counters that let operators and tests see work done and work saved.
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    pub jobs_started: AtomicU64,
+    pub jobs_completed: AtomicU64,
+    pub jobs_cancelled: AtomicU64,
+    pub utterances_rendered: AtomicU64,
+}
+
+struct Job {
+    utterances: Vec<Utterance>,
+    voice: Arc<VoicePack>,
+    speed: f32,
+    reply: mpsc::Sender<Result<RenderedChunk, SynthesisError>>,
+    cancel: CancellationToken,
+    run_options: Arc<RunOptions>,
+    shutdown: CancellationToken,
+    span: tracing::Span,
+    _permit: OwnedSemaphorePermit,
+    /// Ends the job's cancellation watcher however the job ends, even if no thread takes it.
+    _done: DropGuard,
+}
+
+/// Text → utterances: chunking, phonemes, token ids. Cheap to clone onto a blocking thread.
+#[derive(Clone)]
+pub struct TextFrontend {
+    g2p: Arc<G2p>,
+    vocab: Arc<Vocab>,
+    plan: ChunkPlan,
+}
+
+impl TextFrontend {
+    /// Utterances within the model's token limit; those with nothing to pronounce are dropped.
+    pub fn prepare(&self, text: &str) -> Vec<Utterance> {
+        let mut utterances = Vec::new();
+        for chunk in self.plan.split(text) {
+            self.prepare_chunk(chunk, &mut utterances, 0);
+        }
+        utterances
+    }
+
+    fn prepare_chunk(&self, chunk: TextChunk, out: &mut Vec<Utterance>, depth: u32) {
+        let phoneme_ids = self.vocab.encode(&self.g2p.phonemize(&chunk.text));
+        if phoneme_ids.iter().all(|&id| is_pause_symbol(id)) {
+            return;
+        }
+        // Phonemes of a chunk within its character budget almost always fit; dense text
+        // (digits, symbols, spelled-out acronyms) can expand past the limit and is halved.
+        if phoneme_ids.len() > MAX_TOKENS && depth < 8 {
+            let (a, b) = chunking::halve(&chunk);
+            self.prepare_chunk(a, out, depth + 1);
+            self.prepare_chunk(b, out, depth + 1);
+            return;
+        }
+        out.push(Utterance {
+            text: chunk.text,
+            phoneme_ids,
+            boundary: chunk.boundary,
+        });
+    }
+}
+
+pub struct Engine {
+    frontend: TextFrontend,
+    voices: VoiceSet,
+    packs: HashMap<String, Arc<VoicePack>>,
+    config: EngineConfig,
+    model_version: String,
+    slots: Arc<Semaphore>,
+    jobs: std_mpsc::Sender<Job>,
+    shutdown: CancellationToken,
+    stats: Arc<EngineStats>,
+}
+
+impl Engine {
+    /// Loads the model into `capacity` sessions and starts a thread for each.
+    pub fn load(config: EngineConfig) -> Result<Self, LoadError> {
+        let environment = model::runtime(&config.ort_dylib)?;
+        let voices = VoiceSet::load(&config.files.voices)?;
+        let vocab = Arc::new(Vocab::load(&config.files.vocab)?);
+        let g2p = Arc::new(G2p::load(&config.files.lexicon_dir)?);
+        let model_version = match &config.model_version {
+            Some(version) => version.clone(),
+            None => version_of(&config.files.model)?,
+        };
+        let capacity = config.capacity.max(1);
+        let (jobs, queue) = std_mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        let stats = Arc::new(EngineStats::default());
+        for slot in 0..capacity {
+            let session =
+                KokoroSession::load(environment, &config.files.model, config.threads.max(1))?;
+            let queue = Arc::clone(&queue);
+            let stats = Arc::clone(&stats);
+            std::thread::Builder::new()
+                .name(format!("kokoro-session-{slot}"))
+                .spawn(move || session_thread(session, &queue, &stats))
+                .map_err(LoadError::Thread)?;
+        }
+        let packs = voices
+            .iter()
+            .map(|v| (v.slug.clone(), Arc::new(v.clone())))
+            .collect();
+        tracing::info!(
+            model = %config.files.model.display(),
+            %model_version,
+            voices = ?voices.slugs(),
+            threads = config.threads,
+            capacity,
+            "model loaded"
+        );
+        Ok(Self {
+            frontend: TextFrontend {
+                g2p,
+                vocab,
+                plan: config.chunk_plan,
+            },
+            voices,
+            packs,
+            model_version,
+            slots: Arc::new(Semaphore::new(capacity)),
+            jobs,
+            shutdown: CancellationToken::new(),
+            stats,
+            config: EngineConfig { capacity, ..config },
+        })
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    pub fn voices(&self) -> &VoiceSet {
+        &self.voices
+    }
+
+    pub fn model_version(&self) -> &str {
+        &self.model_version
+    }
+
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    pub fn frontend(&self) -> &TextFrontend {
+        &self.frontend
+    }
+
+    /// Stops taking requests and cancels those running.
+    pub fn shut_down(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Validates and queues a request; the receiver yields its chunks as they are rendered. A
+    /// caller that drops the receiver, or cancels `cancel`, stops the work.
+    pub async fn synthesize(
+        &self,
+        request: SynthesisRequest,
+        cancel: CancellationToken,
+    ) -> Result<mpsc::Receiver<Result<RenderedChunk, SynthesisError>>, SynthesisError> {
+        if self.shutdown.is_cancelled() {
+            return Err(SynthesisError::ShuttingDown);
+        }
+        let chars = request.text.chars().count();
+        if request.text.trim().is_empty() {
+            return Err(SynthesisError::EmptyText);
+        }
+        if chars > self.config.max_text_chars {
+            return Err(SynthesisError::TextTooLong {
+                chars,
+                limit: self.config.max_text_chars,
+            });
+        }
+        let speed = if request.speed == 0.0 {
+            1.0
+        } else {
+            request.speed
+        };
+        if !(MIN_SPEED..=MAX_SPEED).contains(&speed) {
+            return Err(SynthesisError::BadSpeed(request.speed));
+        }
+        let voice = self.packs.get(&request.voice).cloned().ok_or_else(|| {
+            SynthesisError::UnknownVoice {
+                voice: request.voice.clone(),
+                available: self.voices.slugs().iter().map(|s| s.to_string()).collect(),
+            }
+        })?;
+
+        let span = tracing::info_span!(
+            "synthesize",
+            request_id = %request.request_id,
+            voice = %request.voice,
+            chars,
+            utterances = tracing::field::Empty,
+        );
+        let frontend = self.frontend.clone();
+        let text = request.text;
+        let utterances = tokio::task::spawn_blocking(move || frontend.prepare(&text))
+            .instrument(span.clone())
+            .await
+            .map_err(|e| ModelError::Inference(format!("preparing the text failed: {e}")))?;
+        if utterances.is_empty() {
+            return Err(SynthesisError::NothingToSay);
+        }
+        span.record("utterances", utterances.len());
+
+        let waited = Instant::now();
+        let slot = Arc::clone(&self.slots).acquire_owned();
+        let permit = tokio::select! {
+            permit = tokio::time::timeout(self.config.queue_timeout, slot) => match permit {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(_)) => return Err(SynthesisError::ShuttingDown),
+                Err(_) => return Err(SynthesisError::Busy {
+                    capacity: self.config.capacity,
+                    waited: waited.elapsed(),
+                }),
+            },
+            _ = self.shutdown.cancelled() => return Err(SynthesisError::ShuttingDown),
+            _ = cancel.cancelled() => return Err(SynthesisError::Cancelled),
+        };
+        tracing::debug!(parent: &span, queue_wait_ms = waited.elapsed().as_millis() as u64, "slot acquired");
+
+        let run_options =
+            Arc::new(RunOptions::new().map_err(|e| ModelError::Inference(e.to_string()))?);
+        // The reply channel holds a whole request's chunks, so a slow reader never holds a session.
+        let (reply, chunks) = mpsc::channel(utterances.len() + 1);
+        let cancel = cancel.child_token();
+        let job_done = CancellationToken::new();
+        tokio::spawn(watch_for_cancellation(
+            reply.clone(),
+            cancel.clone(),
+            self.shutdown.clone(),
+            job_done.clone(),
+            Arc::clone(&run_options),
+        ));
+        let job = Job {
+            utterances,
+            voice,
+            speed,
+            reply,
+            cancel,
+            run_options,
+            shutdown: self.shutdown.clone(),
+            span,
+            _permit: permit,
+            _done: job_done.drop_guard(),
+        };
+        self.jobs
+            .send(job)
+            .map_err(|_| SynthesisError::ShuttingDown)?;
+        Ok(chunks)
+    }
+}
+
+/// Interrupts a job's inference the moment its caller leaves or the worker shuts down, so no CPU
+/// is spent on audio nobody will hear.
+async fn watch_for_cancellation(
+    reply: mpsc::Sender<Result<RenderedChunk, SynthesisError>>,
+    cancel: CancellationToken,
+    shutdown: CancellationToken,
+    job_done: CancellationToken,
+    run_options: Arc<RunOptions>,
+) {
+    tokio::select! {
+        _ = reply.closed() => {},
+        _ = shutdown.cancelled() => {},
+        _ = cancel.cancelled() => {},
+        _ = job_done.cancelled() => return,
+    }
+    cancel.cancel();
+    if let Err(e) = run_options.terminate() {
+        tracing::warn!(error = %e, "could not interrupt a running inference");
+    }
+}
+
+/// Ids of symbols that carry no sound (space and punctuation in Kokoro's vocabulary).
+fn is_pause_symbol(id: i64) -> bool {
+    (1..=16).contains(&id)
+}
+
+fn version_of(model: &std::path::Path) -> Result<String, LoadError> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let path = model.display().to_string();
+    let mut file = std::fs::File::open(model)
+        .map_err(|_| LoadError::Model(ModelError::MissingModel(path.clone())))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer).map_err(|source| LoadError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    let hex: String = hasher.finalize()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(format!("v1.0-{hex}"))
+}
+
+fn session_thread(
+    mut session: KokoroSession,
+    queue: &Mutex<std_mpsc::Receiver<Job>>,
+    stats: &EngineStats,
+) {
+    loop {
+        // The lock is held only while waiting for the next job.
+        let job = match queue.lock() {
+            Ok(queue) => match queue.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+            Err(_) => return,
+        };
+        let span = job.span.clone();
+        let _entered = span.enter();
+        // A panic inside ONNX Runtime's wrapper must not silently cost the worker a slot.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            render(&mut session, job, stats)
+        }));
+        if outcome.is_err() {
+            tracing::error!("a synthesis job panicked; the session thread carries on");
+        }
+    }
+}
+
+fn render(session: &mut KokoroSession, job: Job, stats: &EngineStats) {
+    stats.jobs_started.fetch_add(1, Ordering::Relaxed);
+    let count = job.utterances.len();
+    let cancelled = |rendered: usize| {
+        stats.jobs_cancelled.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(rendered, of = count, "cancelled");
+        // A caller that left hears nothing; one still listening learns why its audio stopped.
+        if job.shutdown.is_cancelled() {
+            let _ = job.reply.try_send(Err(SynthesisError::ShuttingDown));
+        }
+    };
+    for (sequence, utterance) in job.utterances.iter().enumerate() {
+        if job.cancel.is_cancelled() {
+            return cancelled(sequence);
+        }
+        let started = Instant::now();
+        let style = job.voice.style_for(utterance.phoneme_ids.len());
+        let samples =
+            match session.infer(&utterance.phoneme_ids, style, job.speed, &job.run_options) {
+                Ok(samples) => samples,
+                Err(_) if job.cancel.is_cancelled() => return cancelled(sequence),
+                Err(e) => {
+                    tracing::error!(error = %e, "inference failed");
+                    let _ = job.reply.blocking_send(Err(e.into()));
+                    return;
+                }
+            };
+        stats.utterances_rendered.fetch_add(1, Ordering::Relaxed);
+        let last = sequence + 1 == count;
+        let pause = if last {
+            0
+        } else {
+            utterance.boundary.pause_ms()
+        };
+        let shaped = audio::shape_chunk(&samples, pause, job.speed);
+        tracing::debug!(
+            sequence,
+            tokens = utterance.phoneme_ids.len(),
+            audio_ms = shaped.len() as u64 * 1000 / u64::from(SAMPLE_RATE),
+            synth_ms = started.elapsed().as_millis() as u64,
+            "utterance rendered"
+        );
+        let chunk = RenderedChunk {
+            pcm: audio::to_pcm16(&shaped),
+            text: utterance.text.clone(),
+            sequence: sequence as u32,
+            last,
+        };
+        if job.reply.blocking_send(Ok(chunk)).is_err() {
+            return cancelled(sequence + 1);
+        }
+    }
+    stats.jobs_completed.fetch_add(1, Ordering::Relaxed);
+}

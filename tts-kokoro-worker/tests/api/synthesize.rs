@@ -1,0 +1,139 @@
+use std::time::Instant;
+
+use tonic::Code;
+
+use crate::helpers::{WorkerSettings, request, rms, seconds, spawn_worker, synthesize};
+
+const PARAGRAPH: &str = "The lighthouse keeper climbed the stairs every evening, counting each step \
+    as his father had taught him. At the top, he trimmed the wick and polished the great lens. \
+    Then he sat by the window and watched the ships pass in the dark, wondering where they were \
+    bound and who was waiting for them.";
+
+#[tokio::test]
+async fn a_paragraph_streams_several_audible_chunks_of_plausible_length() {
+    let mut worker = spawn_worker(WorkerSettings::default()).await;
+    let chunks = synthesize(&mut worker.client, request(PARAGRAPH))
+        .await
+        .unwrap();
+
+    assert!(chunks.len() >= 3, "only {} chunks", chunks.len());
+    for (i, chunk) in chunks.iter().enumerate() {
+        assert_eq!(chunk.sequence as usize, i);
+        assert_eq!(chunk.last, i + 1 == chunks.len());
+        assert_eq!(chunk.sample_rate, 24_000);
+        assert_eq!(chunk.pcm.len() % 2, 0);
+        assert!(rms(&chunk.pcm) > 0.01, "chunk {i} is silent");
+    }
+    // The first chunk is a short clause so the first audio leaves fast.
+    assert!(
+        chunks[0].text.len() < chunks[1].text.len(),
+        "{:?} / {:?}",
+        chunks[0].text,
+        chunks[1].text
+    );
+    let spoken: String = chunks
+        .iter()
+        .map(|c| c.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(
+        spoken.split_whitespace().collect::<Vec<_>>(),
+        PARAGRAPH.split_whitespace().collect::<Vec<_>>()
+    );
+    // People read aloud at roughly 12 to 18 characters a second.
+    let duration = seconds(&chunks);
+    let chars = PARAGRAPH.len() as f64;
+    assert!(
+        duration > chars / 30.0 && duration < chars / 7.0,
+        "{duration:.1} s of audio for {chars} characters"
+    );
+}
+
+#[tokio::test]
+async fn the_first_chunk_arrives_before_the_rest_is_synthesized() {
+    let mut worker = spawn_worker(WorkerSettings::default()).await;
+    let started = Instant::now();
+    let mut stream = worker
+        .client
+        .synthesize(request(PARAGRAPH))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.message().await.unwrap().unwrap();
+    let first_at = started.elapsed();
+    assert!(!first.last);
+    while stream.message().await.unwrap().is_some() {}
+    let all_at = started.elapsed();
+    // Streaming, not batch: the first chunk came well before the whole call ended.
+    assert!(
+        first_at.as_secs_f64() < all_at.as_secs_f64() * 0.6,
+        "first chunk after {first_at:?}, all after {all_at:?}"
+    );
+}
+
+#[tokio::test]
+async fn faster_speed_gives_shorter_audio() {
+    let mut worker = spawn_worker(WorkerSettings::default()).await;
+    let text = "Reading aloud at a faster pace should take noticeably less time.";
+    let normal = synthesize(&mut worker.client, request(text)).await.unwrap();
+    let mut fast_request = request(text);
+    fast_request.speed = 1.8;
+    let fast = synthesize(&mut worker.client, fast_request).await.unwrap();
+    let (normal, fast) = (seconds(&normal), seconds(&fast));
+    assert!(
+        fast < normal * 0.8,
+        "normal {normal:.2} s, fast {fast:.2} s"
+    );
+}
+
+#[tokio::test]
+async fn bad_arguments_are_invalid_argument_with_a_helpful_message() {
+    let mut worker = spawn_worker(WorkerSettings {
+        max_text_chars: 500,
+        ..Default::default()
+    })
+    .await;
+
+    let mut unknown = request("Hello there.");
+    unknown.voice = "af_nobody".into();
+    let status = synthesize(&mut worker.client, unknown).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("af_nobody"),
+        "{}",
+        status.message()
+    );
+    for voice in ["jf_alpha", "jm_kumo"] {
+        assert!(status.message().contains(voice), "{}", status.message());
+    }
+
+    for empty in ["", "   \n\t "] {
+        let status = synthesize(&mut worker.client, request(empty))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().contains("empty"), "{}", status.message());
+    }
+
+    let status = synthesize(&mut worker.client, request(&"word ".repeat(101)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("505") && status.message().contains("500"),
+        "{}",
+        status.message()
+    );
+
+    let mut too_fast = request("Hello.");
+    too_fast.speed = 5.0;
+    let status = synthesize(&mut worker.client, too_fast).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("speed"), "{}", status.message());
+
+    // The worker is unharmed and still speaks.
+    let chunks = synthesize(&mut worker.client, request("Still here."))
+        .await
+        .unwrap();
+    assert!(rms(&chunks[0].pcm) > 0.01);
+}
