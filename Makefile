@@ -13,12 +13,13 @@ KOKORO_ADDR ?= 127.0.0.1:50051
 KOKORO_THREADS ?= 2
 export KOKORO_ADDR KOKORO_THREADS
 
-.PHONY: help setup models build dev test lint fmt bench-kokoro clean
+.PHONY: help setup models db build dev test lint fmt bench-kokoro clean
 
 help:
 	@echo "make dev           run the product (installs, fetches the model, builds)"
 	@echo "make test          every check and test (installs and fetches what they need)"
 	@echo "make models        fetch and verify the model files into models/"
+	@echo "make db            start the project-local PostgreSQL"
 	@echo "make bench-kokoro  Kokoro worker vs kokoro-onnx: real-time factor, first audio, memory"
 
 setup:
@@ -27,19 +28,22 @@ setup:
 models: setup
 	@.venv/bin/python scripts/fetch_models.py
 
+# The project-local PostgreSQL (own data folder and port; see scripts/postgres.sh).
+db: setup
+	@scripts/postgres.sh start >/dev/null
+
 build: setup
 	$(CARGO) build --release --workspace
 
-dev: models build
-	@echo "yapit kokoro worker: gRPC tts.v1 on $(KOKORO_ADDR) (KOKORO_THREADS=$(KOKORO_THREADS)); Ctrl-C stops it"
-	./target/release/tts-kokoro-worker serve
+dev: models db build
+	@scripts/dev.sh
 
 lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test: models lint
-	$(CARGO) test --workspace
+test: models db lint
+	DATABASE_URL=$$(scripts/postgres.sh url) $(CARGO) test --workspace
 
 fmt:
 	$(CARGO) fmt --all

@@ -8,8 +8,10 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # Debian packages: libespeak-ng for the grapheme-to-phoneme fallback, python3-venv for the
-# ONNX Runtime wheel and the model fetcher, pkg-config and a C toolchain for -sys crates.
-APT_PACKAGES=(build-essential pkg-config libespeak-ng-dev espeak-ng-data python3-venv curl ca-certificates)
+# ONNX Runtime wheel and the model fetcher, pkg-config, a C toolchain and OpenSSL headers for
+# -sys crates, PostgreSQL for the gateway (run project-locally by scripts/postgres.sh).
+APT_PACKAGES=(build-essential pkg-config libssl-dev libespeak-ng-dev espeak-ng-data python3-venv
+  curl ca-certificates postgresql)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,31 @@
+//! Bakes the deployed commit and build time into the binary for `GET /api/version`: `GIT_COMMIT`
+//! from the environment (CI and image builds set it), else the checkout's HEAD.
+use std::process::Command;
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=GIT_COMMIT");
+    println!("cargo:rerun-if-changed=../.git/HEAD");
+    println!("cargo:rerun-if-changed=../.git/refs/heads");
+    let commit = std::env::var("GIT_COMMIT")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+        .or_else(|| {
+            let out = Command::new("git")
+                .args(["rev-parse", "HEAD"])
+                .output()
+                .ok()?;
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let built_at = Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=YAPIT_GIT_COMMIT={commit}");
+    println!("cargo:rustc-env=YAPIT_BUILT_AT={built_at}");
+}

@@ -1,0 +1,7 @@
+//! The user's library: documents from pasted text or a URL, split into readable blocks.
+
+pub mod fetch;
+pub mod parse;
+mod routes;
+
+pub use routes::router;

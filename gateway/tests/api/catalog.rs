@@ -1,0 +1,53 @@
+use serde_json::Value;
+
+use crate::helpers::{assert_error, spawn_app};
+
+#[tokio::test]
+async fn models_and_voices_come_from_the_seeded_catalogue() {
+    let app = spawn_app().await;
+    let body: Value = app.get("/v1/models", None).await.json().await.unwrap();
+    let models = body["models"].as_array().unwrap();
+    let kokoro = models
+        .iter()
+        .find(|m| m["slug"] == "kokoro")
+        .expect("kokoro is seeded");
+    assert_eq!(kokoro["sample_rate"], 24000);
+    let voices = kokoro["voices"].as_array().unwrap();
+    assert_eq!(voices.len(), 54);
+    let heart = voices.iter().find(|v| v["slug"] == "af_heart").unwrap();
+    assert_eq!(heart["name"], "Heart");
+    assert_eq!(heart["lang"], "en-US");
+    assert!(voices.iter().any(|v| v["slug"] == "jf_alpha"));
+    assert!(models.iter().any(|m| m["slug"] == "higgs"));
+}
+
+#[tokio::test]
+async fn health_and_version_tell_operators_what_runs() {
+    let app = spawn_app().await;
+    let health = app.get("/api/health", None).await;
+    assert_eq!(health.status(), 200);
+    let health: Value = health.json().await.unwrap();
+    assert_eq!(health["checks"]["postgres"], "ok");
+
+    let version: Value = app.get("/api/version", None).await.json().await.unwrap();
+    let commit = version["commit"].as_str().unwrap();
+    let expected = std::env::var("GIT_COMMIT").ok().or_else(|| {
+        std::process::Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    });
+    if let Some(expected) = expected {
+        assert_eq!(commit, expected);
+    }
+    assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+    assert!(version["built_at"].as_str().unwrap().starts_with("20"));
+}
+
+#[tokio::test]
+async fn unknown_routes_answer_json_404() {
+    let app = spawn_app().await;
+    assert_error(app.get("/v1/nothing-here", None).await, 404, "not_found").await;
+}

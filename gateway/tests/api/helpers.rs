@@ -1,0 +1,198 @@
+use std::{net::SocketAddr, sync::Once};
+
+use gateway::{config::GatewayConfig, startup::Application};
+use reqwest::{Client, Response};
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use uuid::Uuid;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub pool: PgPool,
+}
+
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL must point at a Postgres server; run the tests through `make test`")
+}
+
+/// A new, empty database on the test server.
+async fn fresh_database() -> String {
+    let admin = admin_url();
+    let mut conn = PgConnection::connect(&admin)
+        .await
+        .expect("the test Postgres is reachable");
+    let name = format!("yapit_test_{}", Uuid::new_v4().simple());
+    conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+        .await
+        .unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+/// Starts the gateway on a free port against a fresh database. `extra` are command-line
+/// flags on top of the test defaults (which allow URL fetches from 127.0.0.1 only).
+pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    static LOGGING: Once = Once::new();
+    LOGGING.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            gateway::telemetry::init(false);
+        }
+    });
+    let database_url = fresh_database().await;
+    let mut args = vec![
+        "gateway",
+        "--addr",
+        "127.0.0.1:0",
+        "--database-url",
+        &database_url,
+        "--fetch-timeout-secs",
+        "3",
+    ];
+    if !extra.contains(&"--fetch-allow") {
+        args.extend_from_slice(&["--fetch-allow", "127.0.0.1/32"]);
+    }
+    args.extend_from_slice(extra);
+    let config = <GatewayConfig as clap::Parser>::try_parse_from(args).unwrap();
+    let app = Application::build(config)
+        .await
+        .expect("the gateway starts");
+    let address = format!("http://{}", app.local_addr());
+    let pool = app.state.pool.clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        pool,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// A signed-up user's bearer token.
+pub struct User {
+    pub token: String,
+    pub id: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn sign_up(&self, email: &str) -> User {
+        let response = self
+            .post_json(
+                "/v1/auth/sign-up",
+                None,
+                &json!({"email": email, "password": "correct horse battery"}),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        User {
+            token: body["token"].as_str().unwrap().to_string(),
+            id: body["user"]["id"].as_str().unwrap().to_string(),
+        }
+    }
+
+    pub async fn create_text(&self, user: &User, text: &str) -> Value {
+        let response = self
+            .post_json("/v1/documents", Some(&user.token), &json!({ "text": text }))
+            .await;
+        assert_eq!(response.status(), 201);
+        response.json().await.unwrap()
+    }
+}
+
+/// Asserts an error response's status and that its body has our error shape.
+pub async fn assert_error(response: Response, status: u16, code: &str) -> String {
+    assert_eq!(response.status(), status, "{:?}", response.url());
+    let body: Value = response.json().await.expect("errors are JSON");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    let message = body["error"]["message"].as_str().unwrap().to_string();
+    assert!(!message.is_empty());
+    message
+}
+
+/// A local web server for documents fetched from URLs.
+pub async fn fixture_server() -> SocketAddr {
+    use axum::{
+        Router,
+        http::{StatusCode, header},
+        response::{IntoResponse, Redirect},
+        routing::get,
+    };
+    const NEWS: &str = include_str!("../fixtures/documents/news-article.html");
+    const NAV: &str = include_str!("../fixtures/documents/nav-only.html");
+    const README: &str = include_str!("../fixtures/documents/technical-readme.md");
+    let router = Router::new()
+        .route(
+            "/news/article.html",
+            get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], NEWS) }),
+        )
+        .route(
+            "/nav.html",
+            get(|| async { ([(header::CONTENT_TYPE, "text/html")], NAV) }),
+        )
+        .route(
+            "/readme.md",
+            get(|| async { ([(header::CONTENT_TYPE, "text/markdown")], README) }),
+        )
+        .route(
+            "/notes.txt",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/plain")],
+                    "First paragraph of notes.\n\nSecond paragraph, with *no* markdown.",
+                )
+            }),
+        )
+        .route(
+            "/image.png",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "image/png")],
+                    vec![0x89u8, b'P', b'N', b'G'],
+                )
+            }),
+        )
+        .route("/missing", get(|| async { StatusCode::NOT_FOUND }))
+        .route(
+            "/to-metadata",
+            get(|| async { Redirect::temporary("http://169.254.169.254/latest/meta-data/") }),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                "too late".into_response()
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
