@@ -1,8 +1,9 @@
-//! `GET /api/health` (is every dependency reachable?) and `GET /api/version` (which code runs).
+//! `GET /api/health` (is every dependency reachable?), `GET /api/version` (which code runs) and
+//! `GET /`, a landing page until the web player is served there.
 
 use std::sync::Arc;
 
-use axum::{Router, extract::State, http::StatusCode, routing::get};
+use axum::{Router, extract::State, http::StatusCode, response::Html, routing::get};
 
 use crate::startup::AppState;
 
@@ -10,6 +11,17 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/health", get(health))
         .route("/api/version", get(version))
+        .route("/", get(home))
+}
+
+async fn home() -> Html<String> {
+    Html(format!(
+        "<!doctype html><meta charset=utf-8><title>yapit</title>\
+         <h1>yapit gateway</h1><p>Running commit <code>{COMMIT}</code>.</p>\
+         <ul><li><a href=/api/health>/api/health</a></li><li><a href=/api/version>/api/version</a></li>\
+         <li><a href=/v1/models>/v1/models</a></li></ul>\
+         <p>Sign up, create documents and read their blocks through the JSON API (docs/api.md).</p>"
+    ))
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> (StatusCode, axum::Json<serde_json::Value>) {

@@ -47,6 +47,18 @@ async fn health_and_version_tell_operators_what_runs() {
 }
 
 #[tokio::test]
+async fn the_root_url_shows_a_page_naming_the_commit() {
+    let app = spawn_app().await;
+    let page = app.get("/", None).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("yapit") && html.contains(gateway::health::COMMIT),
+        "{html}"
+    );
+}
+
+#[tokio::test]
 async fn unknown_routes_answer_json_404() {
     let app = spawn_app().await;
     assert_error(app.get("/v1/nothing-here", None).await, 404, "not_found").await;
