@@ -5,9 +5,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 CARGO ?= cargo
-# Resolved when a recipe runs, i.e. after `setup` has installed the onnxruntime wheel.
-ORT_DYLIB_PATH ?= $(firstword $(wildcard $(CURDIR)/.venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
-export ORT_DYLIB_PATH
+# The ONNX Runtime library from the onnxruntime wheel `setup` installs. Found by the shell when a
+# recipe runs: make's own $(wildcard) caches the folder as it was before `setup` ran.
+WITH_ORT = ORT_DYLIB_PATH=$${ORT_DYLIB_PATH:-$$(ls $(CURDIR)/.venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* 2>/dev/null | head -n 1)}
 export KOKORO_MODEL_DIR ?= $(CURDIR)/models
 KOKORO_ADDR ?= 127.0.0.1:50051
 KOKORO_THREADS ?= 2
@@ -36,20 +36,20 @@ build: setup
 	$(CARGO) build --release --workspace
 
 dev: models db build
-	@scripts/dev.sh
+	@$(WITH_ORT) scripts/dev.sh
 
 lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test: models db lint
-	DATABASE_URL=$$(scripts/postgres.sh url) $(CARGO) test --workspace
+	$(WITH_ORT) DATABASE_URL=$$(scripts/postgres.sh url) $(CARGO) test --workspace
 
 fmt:
 	$(CARGO) fmt --all
 
 bench-kokoro: models build
-	python3 bench/bench_kokoro.py --ours-bin ./target/release/tts-kokoro-worker --model-dir $(KOKORO_MODEL_DIR) $(BENCH_ARGS)
+	$(WITH_ORT) python3 bench/bench_kokoro.py --ours-bin ./target/release/tts-kokoro-worker --model-dir $(KOKORO_MODEL_DIR) $(BENCH_ARGS)
 
 clean:
 	$(CARGO) clean

@@ -7,9 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PGPORT=${YAPIT_PGPORT:-54329}
-DATA=$ROOT/.local/postgres/data
-RUN=$ROOT/.local/postgres/run
-LOG=$ROOT/.local/postgres/postgres.log
+BASE=$ROOT/.local/postgres
+# As root the server runs as the postgres user, who may not be able to enter the checkout (a
+# clone under /root, say); then the instance lives in a folder of its own named after it.
+if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$ROOT" 2>/dev/null; then
+  BASE=/var/tmp/yapit-postgres-$(printf %s "$ROOT" | sha256sum | cut -c1-12)
+fi
+DATA=$BASE/data
+RUN=$BASE/run
+LOG=$BASE/postgres.log
 BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 URL="postgres://yapit:yapit@127.0.0.1:$PGPORT/yapit"
 
@@ -20,13 +26,13 @@ fi
 
 # PostgreSQL refuses to run as root; as root the server runs as the postgres system user.
 as_owner() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 case "${1:-start}" in
   start)
-    mkdir -p "$ROOT/.local/postgres"
-    if [ "$(id -u)" -eq 0 ]; then chown postgres: "$ROOT/.local/postgres"; fi
+    mkdir -p "$BASE"
+    if [ "$(id -u)" -eq 0 ]; then chown postgres: "$BASE"; fi
     if [ ! -s "$DATA/PG_VERSION" ]; then
       pwfile=$(mktemp)
       echo yapit > "$pwfile"

@@ -41,7 +41,7 @@ async fn sign_up_sign_in_me_and_sign_out() {
         .to_string();
 
     // Bearer header and cookie both work.
-    let me: Value = app.get("/v1/me", Some(&token)).await.json().await.unwrap();
+    let me: Value = app.get_json("/v1/me", Some(&token)).await;
     assert_eq!(me["user"]["email"], "Ada@Example.org");
     let by_cookie = app
         .client
@@ -83,12 +83,7 @@ async fn wrong_password_missing_tampered_and_expired_tokens_are_401() {
     )
     .await;
 
-    let me: Value = app
-        .get("/v1/me", Some(&user.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_json("/v1/me", Some(&user.token)).await;
     assert_eq!(me["user"]["id"].as_str(), Some(user.id.as_str()));
     assert_error(app.get("/v1/me", None).await, 401, "unauthorized").await;
     let mut tampered = user.token.clone();
@@ -175,7 +170,7 @@ async fn sign_in_is_rate_limited_per_account() {
 #[tokio::test]
 async fn single_user_mode_needs_no_sign_in() {
     let app = spawn_app_with(&["--auth-enabled", "false"]).await;
-    let me: Value = app.get("/v1/me", None).await.json().await.unwrap();
+    let me: Value = app.get_json("/v1/me", None).await;
     assert_eq!(me["user"]["email"], "local@yapit.invalid");
     let response = app
         .post_json(

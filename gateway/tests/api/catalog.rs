@@ -5,7 +5,7 @@ use crate::helpers::{assert_error, spawn_app};
 #[tokio::test]
 async fn models_and_voices_come_from_the_seeded_catalogue() {
     let app = spawn_app().await;
-    let body: Value = app.get("/v1/models", None).await.json().await.unwrap();
+    let body: Value = app.get_json("/v1/models", None).await;
     let models = body["models"].as_array().unwrap();
     let kokoro = models
         .iter()
@@ -29,7 +29,7 @@ async fn health_and_version_tell_operators_what_runs() {
     let health: Value = health.json().await.unwrap();
     assert_eq!(health["checks"]["postgres"], "ok");
 
-    let version: Value = app.get("/api/version", None).await.json().await.unwrap();
+    let version: Value = app.get_json("/api/version", None).await;
     let commit = version["commit"].as_str().unwrap();
     let expected = std::env::var("GIT_COMMIT").ok().or_else(|| {
         std::process::Command::new("git")

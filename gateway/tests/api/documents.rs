@@ -19,11 +19,8 @@ async fn a_text_document_is_stored_listed_read_renamed_and_deleted() {
     let id = created["id"].as_str().unwrap().to_string();
 
     let document: Value = app
-        .get(&format!("/v1/documents/{id}"), Some(&user.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/v1/documents/{id}"), Some(&user.token))
+        .await;
     let blocks = document["blocks"].as_array().unwrap();
     assert_eq!(
         blocks.len() as i64,
@@ -53,12 +50,7 @@ async fn a_text_document_is_stored_listed_read_renamed_and_deleted() {
 
     // Newest first.
     let second = app.create_text(&user, "A second, later note.").await;
-    let list: Value = app
-        .get("/v1/documents", Some(&user.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/v1/documents", Some(&user.token)).await;
     let ids: Vec<&str> = list["documents"]
         .as_array()
         .unwrap()
@@ -67,11 +59,8 @@ async fn a_text_document_is_stored_listed_read_renamed_and_deleted() {
         .collect();
     assert_eq!(ids, vec![second["id"].as_str().unwrap(), id.as_str()]);
     let page: Value = app
-        .get("/v1/documents?limit=1", Some(&user.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/documents?limit=1", Some(&user.token))
+        .await;
     assert_eq!(page["documents"].as_array().unwrap().len(), 1);
     assert_eq!(page["next_offset"], 1);
 
@@ -147,12 +136,7 @@ async fn another_users_document_is_a_404_like_a_missing_one() {
         .await
         .unwrap();
     assert_error(delete, 404, "not_found").await;
-    let list: Value = app
-        .get("/v1/documents", Some(&other.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/v1/documents", Some(&other.token)).await;
     assert!(list["documents"].as_array().unwrap().is_empty());
     assert_eq!(app.get(&path, Some(&owner.token)).await.status(), 200);
 }
@@ -165,14 +149,11 @@ async fn long_paragraphs_are_split_into_blocks_within_the_limit() {
         "This sentence is here to make the paragraph long, and it goes on for a while. ".repeat(12);
     let created = app.create_text(&user, &paragraph).await;
     let document: Value = app
-        .get(
+        .get_json(
             &format!("/v1/documents/{}", created["id"].as_str().unwrap()),
             Some(&user.token),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let blocks = document["blocks"].as_array().unwrap();
     assert!(blocks.len() >= 8, "{}", blocks.len());
     for block in blocks {
@@ -252,14 +233,11 @@ async fn display_html_is_sanitised() {
                 <script>alert('x')</script> for <img src=x onerror=alert(1)> more.";
     let created = app.create_text(&user, text).await;
     let document: Value = app
-        .get(
+        .get_json(
             &format!("/v1/documents/{}", created["id"].as_str().unwrap()),
             Some(&user.token),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let html: String = document["blocks"]
         .as_array()
         .unwrap()

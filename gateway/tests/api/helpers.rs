@@ -102,6 +102,17 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// GET that must succeed, as JSON.
+    pub async fn get_json(&self, path: &str, token: Option<&str>) -> Value {
+        let response = self.get(path, token).await;
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
     pub async fn sign_up(&self, email: &str) -> User {
         let response = self
             .post_json(

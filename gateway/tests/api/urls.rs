@@ -23,14 +23,11 @@ async fn an_article_page_becomes_its_main_content() {
     );
 
     let document: Value = app
-        .get(
+        .get_json(
             &format!("/v1/documents/{}", created["id"].as_str().unwrap()),
             Some(&user.token),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let blocks = document["blocks"].as_array().unwrap();
     let text: String = blocks
         .iter()
@@ -70,14 +67,11 @@ async fn markdown_and_plain_text_urls_are_taken_as_they_are() {
     assert_eq!(readme.status(), 201);
     let readme: Value = readme.json().await.unwrap();
     let document: Value = app
-        .get(
+        .get_json(
             &format!("/v1/documents/{}", readme["id"].as_str().unwrap()),
             Some(&user.token),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let kinds: Vec<&str> = document["blocks"]
         .as_array()
         .unwrap()
