@@ -214,7 +214,7 @@ fn count(rows: u64) -> u32 {
 }
 
 /// A model row as read by [`check`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct DbModel {
     pub id: i64,
     pub slug: String,
@@ -223,7 +223,7 @@ pub(crate) struct DbModel {
 }
 
 /// A voice row as read by [`check`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct DbVoice {
     pub model_id: i64,
     pub slug: String,
@@ -250,32 +250,12 @@ pub async fn check(pool: &PgPool, catalog: &Catalog) -> Result<Vec<Drift>, SeedE
     if !migrated {
         return Ok(diff(catalog, &[], &[]));
     }
-    let models: Vec<DbModel> = sqlx::query_as::<_, (i64, String, String, i32)>(
-        "SELECT id, slug, name, sample_rate FROM models",
-    )
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .map(|(id, slug, name, sample_rate)| DbModel {
-        id,
-        slug,
-        name,
-        sample_rate,
-    })
-    .collect();
-    let voices: Vec<DbVoice> = sqlx::query_as::<_, (i64, String, String, String)>(
-        "SELECT model_id, slug, name, lang FROM voices",
-    )
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .map(|(model_id, slug, name, lang)| DbVoice {
-        model_id,
-        slug,
-        name,
-        lang,
-    })
-    .collect();
+    let models: Vec<DbModel> = sqlx::query_as("SELECT id, slug, name, sample_rate FROM models")
+        .fetch_all(&mut *tx)
+        .await?;
+    let voices: Vec<DbVoice> = sqlx::query_as("SELECT model_id, slug, name, lang FROM voices")
+        .fetch_all(&mut *tx)
+        .await?;
     tx.rollback().await?;
     Ok(diff(catalog, &models, &voices))
 }

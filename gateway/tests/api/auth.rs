@@ -142,11 +142,11 @@ async fn bad_sign_up_input_is_400() {
         .await
         .unwrap();
     assert_error(invalid_utf8, 400, "bad_request").await;
-    let users: (i64,) = sqlx::query_as("SELECT count(*) FROM users")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(users.0, 0, "a bad request left a user behind");
+    assert_eq!(
+        app.count("users").await,
+        0,
+        "a bad request left a user behind"
+    );
 }
 
 #[tokio::test]

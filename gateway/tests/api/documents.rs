@@ -218,11 +218,11 @@ async fn bad_document_requests_get_clear_errors_and_store_nothing() {
         .await
         .unwrap();
     assert_error(huge, 413, "payload_too_large").await;
-    let stored: (i64,) = sqlx::query_as("SELECT count(*) FROM documents")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(stored.0, 0);
+    assert_eq!(
+        app.count("documents").await,
+        0,
+        "a refused request stored a document"
+    );
 }
 
 #[tokio::test]

@@ -102,6 +102,14 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// Rows in `table`: what a refused request must not have written.
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
     /// GET that must succeed, as JSON.
     pub async fn get_json(&self, path: &str, token: Option<&str>) -> Value {
         let response = self.get(path, token).await;
