@@ -46,11 +46,16 @@ pub struct ChunkPlan {
     pub max_chunk_chars: usize,
 }
 
+/// Default first-utterance budget: about a clause, which renders in about a second on 2 cores.
+pub const DEFAULT_FIRST_CHUNK_CHARS: usize = 60;
+/// Default utterance budget; well inside the model's 510 phoneme tokens for ordinary prose.
+pub const DEFAULT_MAX_CHUNK_CHARS: usize = 400;
+
 impl Default for ChunkPlan {
     fn default() -> Self {
         Self {
-            first_chunk_chars: 60,
-            max_chunk_chars: 400,
+            first_chunk_chars: DEFAULT_FIRST_CHUNK_CHARS,
+            max_chunk_chars: DEFAULT_MAX_CHUNK_CHARS,
         }
     }
 }

@@ -6,7 +6,6 @@ use std::{
 };
 
 use anyhow::Context;
-use tokio_util::sync::CancellationToken;
 
 use crate::{
     audio,
@@ -66,15 +65,12 @@ pub async fn synthesize_all(
 ) -> anyhow::Result<Measurement> {
     let started = Instant::now();
     let mut chunks = engine
-        .synthesize(
-            SynthesisRequest {
-                text: text.to_string(),
-                voice: voice.to_string(),
-                speed,
-                request_id: "cli".into(),
-            },
-            CancellationToken::new(),
-        )
+        .synthesize(SynthesisRequest {
+            text: text.to_string(),
+            voice: voice.to_string(),
+            speed,
+            request_id: "cli".into(),
+        })
         .await?;
     let mut pcm = Vec::new();
     let mut first_audio = None;

@@ -2,7 +2,14 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use crate::{chunking::ChunkPlan, model::ModelFiles, synthesis::EngineConfig};
+use crate::{
+    chunking::{ChunkPlan, DEFAULT_FIRST_CHUNK_CHARS, DEFAULT_MAX_CHUNK_CHARS},
+    model::ModelFiles,
+    synthesis::EngineConfig,
+};
+
+const DEFAULT_QUEUE_TIMEOUT_MS: u64 = 30_000;
+const DEFAULT_MAX_TEXT_CHARS: usize = 8_192;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -42,10 +49,10 @@ pub struct ModelArgs {
     #[arg(long, env = "KOKORO_THREADS", default_value_t = 1)]
     pub threads: usize,
     /// Character budget of a request's first utterance: smaller means faster first audio.
-    #[arg(long, env = "KOKORO_FIRST_CHUNK_CHARS", default_value_t = 60)]
+    #[arg(long, env = "KOKORO_FIRST_CHUNK_CHARS", default_value_t = DEFAULT_FIRST_CHUNK_CHARS)]
     pub first_chunk_chars: usize,
     /// Character budget no utterance exceeds.
-    #[arg(long, env = "KOKORO_MAX_CHUNK_CHARS", default_value_t = 400)]
+    #[arg(long, env = "KOKORO_MAX_CHUNK_CHARS", default_value_t = DEFAULT_MAX_CHUNK_CHARS)]
     pub max_chunk_chars: usize,
 }
 
@@ -61,10 +68,10 @@ pub struct ServeArgs {
     #[arg(long, env = "KOKORO_CAPACITY", default_value_t = 1)]
     pub capacity: usize,
     /// How long a request waits for a free slot before RESOURCE_EXHAUSTED, in milliseconds.
-    #[arg(long, env = "KOKORO_QUEUE_TIMEOUT_MS", default_value_t = 30_000)]
+    #[arg(long, env = "KOKORO_QUEUE_TIMEOUT_MS", default_value_t = DEFAULT_QUEUE_TIMEOUT_MS)]
     pub queue_timeout_ms: u64,
     /// Longest text one request may carry, in characters.
-    #[arg(long, env = "KOKORO_MAX_TEXT_CHARS", default_value_t = 8_192)]
+    #[arg(long, env = "KOKORO_MAX_TEXT_CHARS", default_value_t = DEFAULT_MAX_TEXT_CHARS)]
     pub max_text_chars: usize,
     /// On SIGTERM, how long running requests may finish before they are cancelled, in seconds.
     #[arg(long, env = "KOKORO_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
@@ -87,7 +94,8 @@ impl ModelArgs {
         }
     }
 
-    /// An engine configuration for `capacity` sessions with the server's other defaults.
+    /// An engine configuration for `capacity` sessions with the server's defaults for the rest
+    /// (`say` and `bench` have no queue and no request limit of their own).
     pub fn engine_config(&self, capacity: usize) -> Result<EngineConfig, ConfigError> {
         let at_least = |variable, min, value| {
             if value < min {
@@ -116,8 +124,8 @@ impl ModelArgs {
                 .ok_or(ConfigError::MissingOrtDylib)?,
             threads: self.threads,
             capacity,
-            queue_timeout: Duration::from_secs(30),
-            max_text_chars: 8_192,
+            queue_timeout: Duration::from_millis(DEFAULT_QUEUE_TIMEOUT_MS),
+            max_text_chars: DEFAULT_MAX_TEXT_CHARS,
             chunk_plan: ChunkPlan {
                 first_chunk_chars: self.first_chunk_chars,
                 max_chunk_chars: self.max_chunk_chars,

@@ -7,7 +7,6 @@ use proto::v1::{
     text_to_speech_server::TextToSpeech,
 };
 use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
-use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -38,7 +37,6 @@ impl From<SynthesisError> for Status {
             | SynthesisError::NothingToSay => Status::invalid_argument(message),
             SynthesisError::Busy { .. } => Status::resource_exhausted(message),
             SynthesisError::ShuttingDown => Status::unavailable(message),
-            SynthesisError::Cancelled => Status::cancelled(message),
             SynthesisError::Model(e) => {
                 tracing::error!(error = %e, "synthesis failed");
                 Status::internal("the model failed to synthesize this text")
@@ -94,18 +92,15 @@ impl TextToSpeech for KokoroService {
     ) -> Result<Response<AudioStream>, Status> {
         let request = request.into_inner();
         // Dropping the response stream (the client left) closes the engine's reply channel,
-        // which cancels the job; no token needs to outlive this call.
+        // which cancels the job.
         let chunks = self
             .engine
-            .synthesize(
-                SynthesisRequest {
-                    text: request.text,
-                    voice: request.voice,
-                    speed: request.speed,
-                    request_id: request.request_id,
-                },
-                CancellationToken::new(),
-            )
+            .synthesize(SynthesisRequest {
+                text: request.text,
+                voice: request.voice,
+                speed: request.speed,
+                request_id: request.request_id,
+            })
             .await?;
         let stream = ReceiverStream::new(chunks)
             .map(|chunk| chunk.map(AudioChunk::from).map_err(Status::from));

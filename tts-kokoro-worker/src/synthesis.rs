@@ -4,7 +4,6 @@
 //! semaphore sized by capacity bounds how many run at once and how long a caller waits.
 
 use std::{
-    collections::HashMap,
     path::PathBuf,
     sync::{
         Arc, Mutex,
@@ -90,8 +89,6 @@ pub enum SynthesisError {
     Busy { capacity: usize, waited: Duration },
     #[error("the worker is shutting down")]
     ShuttingDown,
-    #[error("synthesis was cancelled")]
-    Cancelled,
     #[error(transparent)]
     Model(#[from] ModelError),
 }
@@ -189,7 +186,6 @@ impl TextFrontend {
 pub struct Engine {
     frontend: TextFrontend,
     voices: VoiceSet,
-    packs: HashMap<String, Arc<VoicePack>>,
     config: EngineConfig,
     model_version: String,
     slots: Arc<Semaphore>,
@@ -223,10 +219,6 @@ impl Engine {
                 .spawn(move || session_thread(session, &queue, &stats))
                 .map_err(LoadError::Thread)?;
         }
-        let packs = voices
-            .iter()
-            .map(|v| (v.slug.clone(), Arc::new(v.clone())))
-            .collect();
         tracing::info!(
             model = %config.files.model.display(),
             %model_version,
@@ -242,7 +234,6 @@ impl Engine {
                 plan: config.chunk_plan,
             },
             voices,
-            packs,
             model_version,
             slots: Arc::new(Semaphore::new(capacity)),
             jobs,
@@ -278,11 +269,11 @@ impl Engine {
     }
 
     /// Validates and queues a request; the receiver yields its chunks as they are rendered. A
-    /// caller that drops the receiver, or cancels `cancel`, stops the work.
+    /// caller that drops the receiver stops the work; one that drops this future while it waits
+    /// for a slot simply leaves the queue.
     pub async fn synthesize(
         &self,
         request: SynthesisRequest,
-        cancel: CancellationToken,
     ) -> Result<mpsc::Receiver<Result<RenderedChunk, SynthesisError>>, SynthesisError> {
         if self.shutdown.is_cancelled() {
             return Err(SynthesisError::ShuttingDown);
@@ -305,7 +296,7 @@ impl Engine {
         if !(MIN_SPEED..=MAX_SPEED).contains(&speed) {
             return Err(SynthesisError::BadSpeed(request.speed));
         }
-        let voice = self.packs.get(&request.voice).cloned().ok_or_else(|| {
+        let voice = self.voices.get(&request.voice).cloned().ok_or_else(|| {
             SynthesisError::UnknownVoice {
                 voice: request.voice.clone(),
                 available: self.voices.slugs().iter().map(|s| s.to_string()).collect(),
@@ -342,7 +333,6 @@ impl Engine {
                 }),
             },
             _ = self.shutdown.cancelled() => return Err(SynthesisError::ShuttingDown),
-            _ = cancel.cancelled() => return Err(SynthesisError::Cancelled),
         };
         tracing::debug!(parent: &span, queue_wait_ms = waited.elapsed().as_millis() as u64, "slot acquired");
 
@@ -350,7 +340,7 @@ impl Engine {
             Arc::new(RunOptions::new().map_err(|e| ModelError::Inference(e.to_string()))?);
         // The reply channel holds a whole request's chunks, so a slow reader never holds a session.
         let (reply, chunks) = mpsc::channel(utterances.len() + 1);
-        let cancel = cancel.child_token();
+        let cancel = CancellationToken::new();
         let job_done = CancellationToken::new();
         tokio::spawn(watch_for_cancellation(
             reply.clone(),
@@ -390,7 +380,6 @@ async fn watch_for_cancellation(
     tokio::select! {
         _ = reply.closed() => {},
         _ = shutdown.cancelled() => {},
-        _ = cancel.cancelled() => {},
         _ = job_done.cancelled() => return,
     }
     cancel.cancel();

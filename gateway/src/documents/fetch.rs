@@ -99,10 +99,9 @@ pub enum FetchError {
     /// DNS failure, connection failure, non-2xx status, broken redirect (502).
     #[error("{0}")]
     Upstream(String),
-    /// The whole fetch took longer than `FetchConfig::timeout` (502). The gateway knows the
-    /// configured limit and can say "timed out after N s".
-    #[error("the page did not answer in time")]
-    Timeout,
+    /// The whole fetch took longer than `FetchConfig::timeout` (502).
+    #[error("the page did not answer: timed out after {} s", .0.as_secs_f32())]
+    Timeout(Duration),
 }
 
 /// Fetches `url` under `config`'s limits and the SSRF guard.
@@ -114,7 +113,7 @@ pub async fn fetch(config: &FetchConfig, url: &str) -> Result<Fetched, FetchErro
         Ok(result) => result,
         Err(_) => {
             tracing::info!(timeout = ?config.timeout, "fetch timed out");
-            Err(FetchError::Timeout)
+            Err(FetchError::Timeout(config.timeout))
         }
     }
 }
@@ -1039,7 +1038,7 @@ mod tests {
         for path in ["/silent", "/trickle"] {
             let started = Instant::now();
             let err = fetch(&cfg, &fx.url(path)).await.expect_err(path);
-            assert!(matches!(err, FetchError::Timeout), "{path}: {err:?}");
+            assert!(matches!(err, FetchError::Timeout(_)), "{path}: {err:?}");
             assert!(started.elapsed() < Duration::from_secs(3), "{path}");
         }
     }

@@ -110,7 +110,7 @@ impl From<FetchError> for ApiError {
             FetchError::Blocked { .. } => ApiError::Unprocessable(message),
             FetchError::TooLarge { .. } => ApiError::PayloadTooLarge(message),
             FetchError::UnsupportedType(_) => ApiError::UnsupportedMediaType(message),
-            FetchError::TooManyRedirects(_) | FetchError::Upstream(_) | FetchError::Timeout => {
+            FetchError::TooManyRedirects(_) | FetchError::Upstream(_) | FetchError::Timeout(_) => {
                 ApiError::BadGateway(message)
             }
         }
@@ -118,15 +118,7 @@ impl From<FetchError> for ApiError {
 }
 
 async fn parse_url(state: &AppState, url: String) -> Result<Parsed, ApiError> {
-    let page = fetch::fetch(&state.fetch, &url)
-        .await
-        .map_err(|e| match e {
-            FetchError::Timeout => ApiError::BadGateway(format!(
-                "{url} timed out after {} s",
-                state.fetch.timeout.as_secs()
-            )),
-            other => other.into(),
-        })?;
+    let page = fetch::fetch(&state.fetch, &url).await?;
     let chars = page.body.chars().count();
     check_length(chars, state.config.max_document_chars)?;
     let options = state.parse_options();

@@ -18,9 +18,7 @@ async fn a_text_document_is_stored_listed_read_renamed_and_deleted() {
     assert!(created["source_url"].is_null());
     let id = created["id"].as_str().unwrap().to_string();
 
-    let document: Value = app
-        .get_json(&format!("/v1/documents/{id}"), Some(&user.token))
-        .await;
+    let document = app.document(&user, &created["id"]).await;
     let blocks = document["blocks"].as_array().unwrap();
     assert_eq!(
         blocks.len() as i64,
@@ -148,12 +146,7 @@ async fn long_paragraphs_are_split_into_blocks_within_the_limit() {
     let paragraph =
         "This sentence is here to make the paragraph long, and it goes on for a while. ".repeat(12);
     let created = app.create_text(&user, &paragraph).await;
-    let document: Value = app
-        .get_json(
-            &format!("/v1/documents/{}", created["id"].as_str().unwrap()),
-            Some(&user.token),
-        )
-        .await;
+    let document: Value = app.document(&user, &created["id"]).await;
     let blocks = document["blocks"].as_array().unwrap();
     assert!(blocks.len() >= 8, "{}", blocks.len());
     for block in blocks {
@@ -232,12 +225,7 @@ async fn display_html_is_sanitised() {
     let text = "Click <a href=\"javascript:alert(1)\" onclick=\"steal()\">here</a> \
                 <script>alert('x')</script> for <img src=x onerror=alert(1)> more.";
     let created = app.create_text(&user, text).await;
-    let document: Value = app
-        .get_json(
-            &format!("/v1/documents/{}", created["id"].as_str().unwrap()),
-            Some(&user.token),
-        )
-        .await;
+    let document: Value = app.document(&user, &created["id"]).await;
     let html: String = document["blocks"]
         .as_array()
         .unwrap()

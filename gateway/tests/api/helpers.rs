@@ -102,6 +102,13 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// A document with its blocks, as its owner sees it.
+    pub async fn document(&self, user: &User, id: &Value) -> Value {
+        let id = id.as_str().expect("a document id");
+        self.get_json(&format!("/v1/documents/{id}"), Some(&user.token))
+            .await
+    }
+
     /// Rows in `table`: what a refused request must not have written.
     pub async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))

@@ -22,12 +22,7 @@ async fn an_article_page_becomes_its_main_content() {
         "{title}"
     );
 
-    let document: Value = app
-        .get_json(
-            &format!("/v1/documents/{}", created["id"].as_str().unwrap()),
-            Some(&user.token),
-        )
-        .await;
+    let document: Value = app.document(&user, &created["id"]).await;
     let blocks = document["blocks"].as_array().unwrap();
     let text: String = blocks
         .iter()
@@ -66,12 +61,7 @@ async fn markdown_and_plain_text_urls_are_taken_as_they_are() {
         .await;
     assert_eq!(readme.status(), 201);
     let readme: Value = readme.json().await.unwrap();
-    let document: Value = app
-        .get_json(
-            &format!("/v1/documents/{}", readme["id"].as_str().unwrap()),
-            Some(&user.token),
-        )
-        .await;
+    let document: Value = app.document(&user, &readme["id"]).await;
     let kinds: Vec<&str> = document["blocks"]
         .as_array()
         .unwrap()

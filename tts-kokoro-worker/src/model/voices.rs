@@ -2,7 +2,7 @@
 //! `voices-v1.0.bin` has this layout too). Row `n` is the style vector for an utterance of `n`
 //! phoneme tokens.
 
-use std::{collections::BTreeMap, fs::File, io::BufReader, path::Path};
+use std::{collections::BTreeMap, fs::File, io::BufReader, path::Path, sync::Arc};
 
 use ndarray::{Array2, ArrayD, Axis, Ix2};
 use ndarray_npy::NpzReader;
@@ -56,10 +56,11 @@ impl VoicePack {
     }
 }
 
-/// The voices a worker has loaded, by slug, in slug order.
+/// The voices a worker has loaded, by slug, in slug order. Packs are shared with the jobs that
+/// use them, so a job never copies one.
 #[derive(Debug, Clone)]
 pub struct VoiceSet {
-    voices: BTreeMap<String, VoicePack>,
+    voices: BTreeMap<String, Arc<VoicePack>>,
 }
 
 impl VoiceSet {
@@ -85,12 +86,12 @@ impl VoiceSet {
             let (name, language) = describe(&slug);
             voices.insert(
                 slug.clone(),
-                VoicePack {
+                Arc::new(VoicePack {
                     slug,
                     name,
                     language,
                     styles,
-                },
+                }),
             );
         }
         if voices.is_empty() {
@@ -99,12 +100,12 @@ impl VoiceSet {
         Ok(Self { voices })
     }
 
-    pub fn get(&self, slug: &str) -> Option<&VoicePack> {
+    pub fn get(&self, slug: &str) -> Option<&Arc<VoicePack>> {
         self.voices.get(slug)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &VoicePack> {
-        self.voices.values()
+        self.voices.values().map(Arc::as_ref)
     }
 
     pub fn slugs(&self) -> Vec<&str> {

@@ -9,6 +9,7 @@ use proto::v1::{AudioChunk, SynthesizeRequest, text_to_speech_client::TextToSpee
 use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::{Status, transport::Channel};
 use tts_kokoro_worker::{
+    chunking::ChunkPlan,
     config::ModelArgs,
     startup::{Application, StartupError},
     synthesis::{Engine, EngineConfig},
@@ -73,8 +74,8 @@ pub fn engine_config(settings: &WorkerSettings) -> EngineConfig {
         model_version: None,
         ort_dylib_path: Some(ort_dylib()),
         threads: 1,
-        first_chunk_chars: 60,
-        max_chunk_chars: 400,
+        first_chunk_chars: ChunkPlan::default().first_chunk_chars,
+        max_chunk_chars: ChunkPlan::default().max_chunk_chars,
     };
     EngineConfig {
         queue_timeout: settings.queue_timeout,
