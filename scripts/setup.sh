@@ -9,9 +9,15 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # Debian packages: libespeak-ng for the grapheme-to-phoneme fallback, python3-venv for the
 # ONNX Runtime wheel and the model fetcher, pkg-config, a C toolchain and OpenSSL headers for
-# -sys crates, PostgreSQL for the gateway (run project-locally by scripts/postgres.sh).
+# -sys crates, PostgreSQL and Redis for the gateway (run project-locally by scripts/postgres.sh and
+# scripts/redis.sh; redis-tools brings redis-benchmark for `make bench-gateway`), Node.js for the
+# web player's build and Chromium for its end-to-end tests (driven by playwright-core).
 APT_PACKAGES=(build-essential pkg-config libssl-dev libespeak-ng-dev espeak-ng-data python3-venv
-  curl ca-certificates postgresql)
+  curl ca-certificates postgresql redis-server redis-tools chromium)
+# Node.js 18 or newer; Debian's own when none is on the PATH.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  APT_PACKAGES+=(nodejs npm)
+fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
