@@ -1,0 +1,578 @@
+// The playback engine: which blocks to synthesize, which audio to play, and when. It knows
+// nothing of the page; the view renders its snapshots and calls its methods.
+//
+// Staleness is the hard part. Audio is cached per (block, model, voice), so a `cached` status
+// stays useful after a seek, but it must never *start* anything unless it is the block the
+// listener is waiting for now. Every seek, voice change and document load starts a new
+// generation: waits, `play()` promises and preloads of an older one are ignored, and requests
+// still pending from an older generation outside the new window are forgotten (the server evicts
+// them; we re-request them if the cursor comes back).
+
+import type { ConnectionState, SynthesisConnection } from './connection';
+import { MAX_INDICES_PER_MESSAGE, type ServerMessage, type StatusMessage } from './protocol';
+
+/** The audio element, as far as the engine uses it (an `HTMLAudioElement` in the page). */
+export interface AudioLike {
+  src: string;
+  preload: string;
+  playbackRate: number;
+  preservesPitch: boolean;
+  currentTime: number;
+  readonly paused: boolean;
+  play(): Promise<void>;
+  pause(): void;
+  addEventListener(type: 'ended' | 'timeupdate' | 'error', listener: () => void): void;
+}
+
+export interface EngineBlock {
+  idx: number;
+  speakable: boolean;
+  /** Length of the spoken text, for the time estimate before the real duration is known. */
+  chars: number;
+}
+
+export interface EngineDocument {
+  id: string;
+  blocks: EngineBlock[];
+}
+
+export interface Voice {
+  model: string;
+  voice: string;
+}
+
+export type BlockState = 'requested' | 'queued' | 'processing' | 'cached' | 'skipped' | 'error';
+
+export interface BlockAudio {
+  state: BlockState;
+  audioUrl?: string;
+  durationMs?: number;
+  error?: string;
+  /** The generation that last requested it. */
+  generation: number;
+}
+
+/** `buffering`: wants to play, waiting for the cursor block's audio. */
+export type PlayState = 'paused' | 'buffering' | 'playing' | 'ended';
+
+export interface EngineSnapshot {
+  documentId: string | null;
+  cursor: number;
+  state: PlayState;
+  rate: number;
+  voice: Voice | null;
+  generation: number;
+  /** Per block, for the view: only blocks something is known about. Same object until it changes. */
+  blocks: ReadonlyMap<number, BlockAudio>;
+  connection: ConnectionState;
+  /** A message for the listener (a refused message, a blocked autoplay), or null. */
+  notice: string | null;
+}
+
+export interface Timing {
+  /** At 1×: time before the cursor block plus the position inside it. */
+  elapsedMs: number;
+  totalMs: number;
+}
+
+export interface EngineOptions {
+  connection: SynthesisConnection;
+  createAudio: () => AudioLike;
+  /** Speakable blocks kept requested ahead of the cursor block. */
+  prefetchAhead?: number;
+}
+
+export const MIN_RATE = 0.5;
+export const MAX_RATE = 3;
+/** Kokoro at 1× reads about 15 characters a second; used until a block's duration is known. */
+const ESTIMATED_CHARS_PER_SECOND = 15;
+
+const PENDING: ReadonlySet<BlockState> = new Set(['requested', 'queued', 'processing']);
+
+interface Loaded {
+  idx: number;
+  url: string;
+  token: number;
+}
+
+export class PlaybackEngine {
+  private readonly connection: SynthesisConnection;
+  private readonly prefetchAhead: number;
+  private readonly slots: [AudioLike, AudioLike];
+  /** Which slot plays; the other preloads the next block. */
+  private active = 0;
+  private loaded: Loaded | null = null;
+  private preloadedUrl: string | null = null;
+  private playToken = 0;
+
+  private doc: EngineDocument | null = null;
+  private voice: Voice | null = null;
+  private generation = 0;
+  private cursor = 0;
+  private state: PlayState = 'paused';
+  private rate = 1;
+  private notice: string | null = null;
+  private audio = new Map<number, BlockAudio>();
+  private blocksView: ReadonlyMap<number, BlockAudio> = new Map();
+  private blocksDirty = false;
+  private listeners = new Set<(snapshot: EngineSnapshot) => void>();
+
+  constructor(options: EngineOptions) {
+    this.connection = options.connection;
+    this.prefetchAhead = options.prefetchAhead ?? 8;
+    this.slots = [options.createAudio(), options.createAudio()];
+    for (const slot of this.slots) {
+      slot.preservesPitch = true;
+      slot.preload = 'auto';
+      slot.addEventListener('ended', () => this.onEnded(slot));
+      slot.addEventListener('error', () => this.onAudioError(slot));
+      slot.addEventListener('timeupdate', () => {
+        if (slot === this.activeSlot) this.emit();
+      });
+    }
+    this.connection.setListener({
+      open: () => this.onConnectionOpen(),
+      message: (message) => this.onMessage(message),
+      state: () => this.emit(),
+    });
+  }
+
+  // ---- commands -------------------------------------------------------------------------
+
+  /** Opens a document at block `start` (paused). */
+  load(doc: EngineDocument, start = 0): void {
+    this.stopAudio();
+    this.generation += 1;
+    this.doc = doc;
+    this.audio.clear();
+    this.blocksDirty = true;
+    this.cursor = this.clampIndex(start);
+    this.state = 'paused';
+    this.notice = null;
+    this.connection.connect();
+    this.fillWindow();
+    this.emit();
+  }
+
+  setVoice(voice: Voice): void {
+    if (this.voice && this.voice.model === voice.model && this.voice.voice === voice.voice) return;
+    const wasPlaying = this.state === 'playing' || this.state === 'buffering';
+    this.stopAudio();
+    this.generation += 1;
+    this.voice = { ...voice };
+    this.audio.clear();
+    this.blocksDirty = true;
+    this.fillWindow();
+    if (wasPlaying) {
+      this.state = 'buffering';
+      this.startIfReady();
+    }
+    this.emit();
+  }
+
+  play(): void {
+    if (!this.doc || this.state === 'playing' || this.state === 'buffering') return;
+    this.notice = null;
+    if (this.state === 'ended') {
+      this.seek(this.firstPlayable(0) ?? 0, { play: true });
+      return;
+    }
+    const slot = this.activeSlot;
+    if (this.loaded && this.loaded.idx === this.cursor) {
+      // Resume inside the block that was paused.
+      this.state = 'playing';
+      this.startElement(slot, this.loaded);
+      this.preloadNext();
+    } else {
+      this.state = 'buffering';
+      this.startIfReady();
+    }
+    this.emit();
+  }
+
+  pause(): void {
+    if (this.state === 'paused' || this.state === 'ended') return;
+    this.state = 'paused';
+    this.activeSlot.pause();
+    this.emit();
+  }
+
+  toggle(): void {
+    if (this.state === 'playing' || this.state === 'buffering') this.pause();
+    else this.play();
+  }
+
+  /** Moves to block `idx`; keeps playing if it was (or starts when `play` is set). */
+  seek(idx: number, options: { play?: boolean } = {}): void {
+    if (!this.doc) return;
+    const wasPlaying = this.state === 'playing' || this.state === 'buffering';
+    this.stopAudio();
+    this.generation += 1;
+    this.cursor = this.clampIndex(idx);
+    this.forgetStaleRequests();
+    this.connection.send({ type: 'cursor_moved', document_id: this.doc.id, cursor: this.cursor });
+    this.fillWindow();
+    this.notice = null;
+    if (wasPlaying || options.play) {
+      this.state = 'buffering';
+      this.startIfReady();
+    } else {
+      this.state = 'paused';
+    }
+    this.emit();
+  }
+
+  next(): void {
+    const target = this.firstPlayable(this.cursor + 1);
+    if (target !== null) this.seek(target);
+  }
+
+  previous(): void {
+    const target = this.lastPlayable(this.cursor - 1);
+    if (target !== null) this.seek(target);
+  }
+
+  setRate(rate: number): void {
+    this.rate = Math.min(MAX_RATE, Math.max(MIN_RATE, Math.round(rate * 100) / 100));
+    for (const slot of this.slots) slot.playbackRate = this.rate;
+    this.emit();
+  }
+
+  dismissNotice(): void {
+    this.notice = null;
+    this.emit();
+  }
+
+  destroy(): void {
+    this.stopAudio();
+    this.listeners.clear();
+    this.connection.setListener(null);
+    this.connection.close();
+    this.doc = null;
+  }
+
+  subscribe(listener: (snapshot: EngineSnapshot) => void): () => void {
+    this.listeners.add(listener);
+    listener(this.snapshot());
+    return () => this.listeners.delete(listener);
+  }
+
+  snapshot(): EngineSnapshot {
+    if (this.blocksDirty) {
+      this.blocksView = new Map(this.audio);
+      this.blocksDirty = false;
+    }
+    return {
+      documentId: this.doc?.id ?? null,
+      cursor: this.cursor,
+      state: this.state,
+      rate: this.rate,
+      voice: this.voice,
+      generation: this.generation,
+      blocks: this.blocksView,
+      connection: this.connection.state,
+      notice: this.notice,
+    };
+  }
+
+  /** Elapsed and total listening time at 1×, from real durations where known. */
+  timing(): Timing {
+    let elapsedMs = 0;
+    let totalMs = 0;
+    for (const block of this.doc?.blocks ?? []) {
+      const ms = this.estimateMs(block);
+      totalMs += ms;
+      if (block.idx < this.cursor) elapsedMs += ms;
+    }
+    if (this.loaded && this.loaded.idx === this.cursor) {
+      elapsedMs += this.activeSlot.currentTime * 1000;
+    }
+    return { elapsedMs, totalMs: Math.max(totalMs, elapsedMs) };
+  }
+
+  /** Seconds into the cursor block's audio. */
+  get positionSeconds(): number {
+    return this.loaded && this.loaded.idx === this.cursor ? this.activeSlot.currentTime : 0;
+  }
+
+  // ---- the socket -----------------------------------------------------------------------
+
+  private onConnectionOpen(): void {
+    // A new socket knows nothing of the old one's queue: ask again for everything pending.
+    for (const [idx, entry] of this.audio) {
+      if (PENDING.has(entry.state)) this.audio.delete(idx);
+    }
+    this.blocksDirty = true;
+    this.fillWindow();
+    this.emit();
+  }
+
+  private onMessage(message: ServerMessage): void {
+    if (message.type === 'error') {
+      this.notice = message.error;
+      this.emit();
+      return;
+    }
+    if (!this.doc || message.document_id !== this.doc.id) return;
+    if (message.type === 'evicted') {
+      for (const idx of message.block_indices) {
+        const entry = this.audio.get(idx);
+        if (entry && PENDING.has(entry.state)) this.audio.delete(idx);
+      }
+      this.blocksDirty = true;
+      this.fillWindow();
+      this.emit();
+      return;
+    }
+    this.onStatus(message);
+  }
+
+  private onStatus(message: StatusMessage): void {
+    const idx = message.block_idx;
+    const entry = this.audio.get(idx);
+    if (message.model !== undefined || message.voice !== undefined) {
+      if (!this.voice || message.model !== this.voice.model || message.voice !== this.voice.voice) {
+        return; // audio for a voice the listener has left
+      }
+    } else if (!entry || !PENDING.has(entry.state)) {
+      // Without a voice to check, only an answer to a request of ours is trusted.
+      return;
+    }
+    if (entry?.state === 'cached' && message.status !== 'cached') return;
+    const generation = entry?.generation ?? this.generation;
+    switch (message.status) {
+      case 'queued':
+      case 'processing':
+        this.audio.set(idx, { state: message.status, generation });
+        break;
+      case 'cached':
+        if (!message.audio_url) {
+          this.audio.set(idx, { state: 'error', error: 'the server sent no audio', generation });
+        } else {
+          this.audio.set(idx, {
+            state: 'cached',
+            audioUrl: message.audio_url,
+            durationMs: message.duration_ms ?? undefined,
+            generation,
+          });
+        }
+        break;
+      case 'skipped':
+        this.audio.set(idx, { state: 'skipped', generation });
+        break;
+      case 'error':
+        this.audio.set(idx, {
+          state: 'error',
+          error: message.error ?? 'this passage could not be synthesized',
+          generation,
+        });
+        break;
+    }
+    this.blocksDirty = true;
+    if (this.state === 'buffering' && idx === this.cursor) {
+      this.startIfReady();
+    } else if (this.state === 'playing' && idx === this.firstPlayable(this.cursor + 1)) {
+      this.preloadNext();
+    }
+    // A skipped or failed block leaves the window, so one more block comes into it.
+    if (message.status === 'skipped' || message.status === 'error') this.fillWindow();
+    this.emit();
+  }
+
+  /** Requests the cursor block and the next `prefetchAhead` speakable ones not yet asked for. */
+  private fillWindow(): void {
+    if (!this.doc || !this.voice || !this.connection.isOpen) return;
+    const needed = this.windowIndices().filter((idx) => !this.audio.has(idx));
+    if (needed.length === 0) return;
+    for (const idx of needed) {
+      this.audio.set(idx, { state: 'requested', generation: this.generation });
+    }
+    this.blocksDirty = true;
+    for (let i = 0; i < needed.length; i += MAX_INDICES_PER_MESSAGE) {
+      this.connection.send({
+        type: 'synthesize',
+        document_id: this.doc.id,
+        block_indices: needed.slice(i, i + MAX_INDICES_PER_MESSAGE),
+        cursor: this.cursor,
+        model: this.voice.model,
+        voice: this.voice.voice,
+        speed: 1,
+      });
+    }
+  }
+
+  private windowIndices(): number[] {
+    const indices: number[] = [];
+    for (const block of this.doc?.blocks ?? []) {
+      if (block.idx < this.cursor || !block.speakable) continue;
+      const state = this.audio.get(block.idx)?.state;
+      if (state === 'skipped' || state === 'error') continue;
+      indices.push(block.idx);
+      if (indices.length > this.prefetchAhead) break;
+    }
+    return indices;
+  }
+
+  /** After a seek: pending requests of older generations that the new window does not hold. */
+  private forgetStaleRequests(): void {
+    const wanted = new Set(this.windowIndices());
+    for (const [idx, entry] of this.audio) {
+      if (PENDING.has(entry.state) && entry.generation < this.generation && !wanted.has(idx)) {
+        this.audio.delete(idx);
+      }
+    }
+    this.blocksDirty = true;
+  }
+
+  // ---- audio ----------------------------------------------------------------------------
+
+  private get activeSlot(): AudioLike {
+    return this.slots[this.active];
+  }
+
+  private get spareSlot(): AudioLike {
+    return this.slots[1 - this.active];
+  }
+
+  /** While buffering: passes over blocks with nothing to play and starts the cursor block if its
+   *  audio is there; otherwise keeps waiting for its status. */
+  private startIfReady(): void {
+    if (!this.doc || this.state !== 'buffering') return;
+    const target = this.firstPlayable(this.cursor);
+    if (target === null) {
+      this.state = 'ended';
+      this.cursor = this.doc.blocks.length > 0 ? this.doc.blocks.length - 1 : 0;
+      return;
+    }
+    if (target !== this.cursor) {
+      this.cursor = target;
+      this.fillWindow();
+    }
+    const entry = this.audio.get(target);
+    if (entry?.state === 'cached' && entry.audioUrl) this.startBlock(target, entry.audioUrl);
+  }
+
+  private startBlock(idx: number, url: string): void {
+    if (this.preloadedUrl === url) {
+      this.activeSlot.pause();
+      this.active = 1 - this.active;
+    } else {
+      this.activeSlot.src = url;
+    }
+    this.preloadedUrl = null;
+    this.playToken += 1;
+    this.loaded = { idx, url, token: this.playToken };
+    this.state = 'playing';
+    this.startElement(this.activeSlot, this.loaded);
+    this.preloadNext();
+  }
+
+  private startElement(slot: AudioLike, loaded: Loaded): void {
+    slot.playbackRate = this.rate;
+    slot.preservesPitch = true;
+    slot.play().catch((error: unknown) => {
+      if (loaded.token !== this.playToken || this.loaded !== loaded) return; // a stale start
+      if (error instanceof Error && error.name === 'NotAllowedError') {
+        this.state = 'paused';
+        this.notice = 'The browser blocked autoplay. Press play to listen.';
+        this.emit();
+      } else if (!(error instanceof Error && error.name === 'AbortError')) {
+        this.failLoaded('the audio could not be played');
+      }
+    });
+  }
+
+  /** Loads the next playable block's audio into the spare element so it starts without a gap. */
+  private preloadNext(): void {
+    if (this.state !== 'playing') return;
+    const next = this.firstPlayable(this.cursor + 1);
+    if (next === null) return;
+    const entry = this.audio.get(next);
+    if (entry?.state !== 'cached' || !entry.audioUrl || this.preloadedUrl === entry.audioUrl) return;
+    const spare = this.spareSlot;
+    spare.src = entry.audioUrl;
+    spare.preload = 'auto';
+    this.preloadedUrl = entry.audioUrl;
+  }
+
+  private onEnded(slot: AudioLike): void {
+    if (slot !== this.activeSlot || this.state !== 'playing' || !this.loaded) return;
+    this.advanceFrom(this.loaded.idx);
+  }
+
+  private onAudioError(slot: AudioLike): void {
+    if (slot === this.spareSlot) {
+      this.preloadedUrl = null; // it will be loaded again, directly, when its turn comes
+      return;
+    }
+    if (this.state === 'playing' && this.loaded) this.failLoaded('the audio could not be loaded');
+  }
+
+  private failLoaded(reason: string): void {
+    if (!this.loaded) return;
+    const idx = this.loaded.idx;
+    this.audio.set(idx, { state: 'error', error: reason, generation: this.generation });
+    this.blocksDirty = true;
+    this.advanceFrom(idx);
+  }
+
+  /** The block at `idx` is done (played or failed): on to the next, in the same generation. */
+  private advanceFrom(idx: number): void {
+    this.loaded = null;
+    this.cursor = idx + 1;
+    this.state = 'buffering';
+    this.fillWindow();
+    this.startIfReady();
+    this.emit();
+  }
+
+  private stopAudio(): void {
+    this.playToken += 1;
+    for (const slot of this.slots) slot.pause();
+    this.loaded = null;
+    this.preloadedUrl = null;
+  }
+
+  // ---- blocks ---------------------------------------------------------------------------
+
+  private isPlayable(block: EngineBlock): boolean {
+    if (!block.speakable) return false;
+    const state = this.audio.get(block.idx)?.state;
+    return state !== 'skipped' && state !== 'error';
+  }
+
+  private firstPlayable(from: number): number | null {
+    for (const block of this.doc?.blocks ?? []) {
+      if (block.idx >= from && this.isPlayable(block)) return block.idx;
+    }
+    return null;
+  }
+
+  private lastPlayable(from: number): number | null {
+    const blocks = this.doc?.blocks ?? [];
+    for (let i = blocks.length - 1; i >= 0; i -= 1) {
+      if (blocks[i].idx <= from && this.isPlayable(blocks[i])) return blocks[i].idx;
+    }
+    return null;
+  }
+
+  private clampIndex(idx: number): number {
+    const count = this.doc?.blocks.length ?? 0;
+    if (count === 0 || !Number.isFinite(idx)) return 0;
+    return Math.min(count - 1, Math.max(0, Math.trunc(idx)));
+  }
+
+  private estimateMs(block: EngineBlock): number {
+    if (!block.speakable) return 0;
+    const entry = this.audio.get(block.idx);
+    if (entry?.state === 'skipped' || entry?.state === 'error') return 0;
+    if (entry?.durationMs != null) return entry.durationMs;
+    return (block.chars / ESTIMATED_CHARS_PER_SECOND) * 1000;
+  }
+
+  private emit(): void {
+    if (this.listeners.size === 0) return;
+    const snapshot = this.snapshot();
+    for (const listener of this.listeners) listener(snapshot);
+  }
+}

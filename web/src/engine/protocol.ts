@@ -1,0 +1,86 @@
+// The synthesis WebSocket's messages (`GET /v1/ws/tts`), as the gateway sends and accepts them.
+
+/** Most block indices one `synthesize` message may carry. */
+export const MAX_INDICES_PER_MESSAGE = 64;
+
+export interface SynthesizeMessage {
+  type: 'synthesize';
+  document_id: string;
+  block_indices: number[];
+  cursor: number;
+  model: string;
+  voice: string;
+  /** Always 1: speed is applied by the audio element, so every listener shares one cache entry. */
+  speed: 1;
+}
+
+export interface CursorMovedMessage {
+  type: 'cursor_moved';
+  document_id: string;
+  cursor: number;
+}
+
+export type ClientMessage = SynthesizeMessage | CursorMovedMessage;
+
+export type BlockSynthesisStatus = 'queued' | 'processing' | 'cached' | 'skipped' | 'error';
+
+export interface StatusMessage {
+  type: 'status';
+  document_id: string;
+  block_idx: number;
+  status: BlockSynthesisStatus;
+  audio_url?: string | null;
+  duration_ms?: number | null;
+  error?: string | null;
+  model?: string;
+  voice?: string;
+}
+
+/** Queued blocks the server dropped because the cursor moved away from them. */
+export interface EvictedMessage {
+  type: 'evicted';
+  document_id: string;
+  block_indices: number[];
+}
+
+/** A message the server could not accept; the socket stays open. */
+export interface ErrorMessage {
+  type: 'error';
+  error: string;
+}
+
+export type ServerMessage = StatusMessage | EvictedMessage | ErrorMessage;
+
+const STATUSES = new Set<string>(['queued', 'processing', 'cached', 'skipped', 'error']);
+
+/** Parses one text frame; anything that is not a message we know is `null`. */
+export function parseServerMessage(data: unknown): ServerMessage | null {
+  if (typeof data !== 'string') return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const message = value as Record<string, unknown>;
+  switch (message.type) {
+    case 'status':
+      return typeof message.document_id === 'string' &&
+        Number.isInteger(message.block_idx) &&
+        typeof message.status === 'string' &&
+        STATUSES.has(message.status)
+        ? (message as unknown as StatusMessage)
+        : null;
+    case 'evicted':
+      return typeof message.document_id === 'string' &&
+        Array.isArray(message.block_indices) &&
+        message.block_indices.every((i) => Number.isInteger(i))
+        ? (message as unknown as EvictedMessage)
+        : null;
+    case 'error':
+      return { type: 'error', error: String(message.error ?? 'the server refused a message') };
+    default:
+      return null;
+  }
+}
