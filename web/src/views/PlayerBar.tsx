@@ -1,0 +1,127 @@
+import { useState } from 'preact/hooks';
+
+import type { ModelInfo } from '../api/client';
+import { MAX_RATE, MIN_RATE, type EngineSnapshot, type PlaybackEngine, type Voice } from '../engine/engine';
+import { formatDuration } from '../lib/format';
+import { isAvailable } from './voices';
+
+const RATES = Array.from({ length: (MAX_RATE - MIN_RATE) / 0.25 + 1 }, (_, i) => MIN_RATE + i * 0.25);
+
+interface PlayerBarProps {
+  engine: PlaybackEngine;
+  snapshot: EngineSnapshot;
+  blockCount: number;
+  models: ModelInfo[];
+  voice: Voice | null;
+  onVoice: (voice: Voice) => void;
+  onRate: (rate: number) => void;
+}
+
+export function PlayerBar({ engine, snapshot, blockCount, models, voice, onVoice, onRate }: PlayerBarProps) {
+  const [dragging, setDragging] = useState<number | null>(null);
+  const active = snapshot.state === 'playing' || snapshot.state === 'buffering';
+  const { elapsedMs, totalMs } = engine.timing();
+  const rate = snapshot.rate;
+  const position = dragging ?? snapshot.cursor;
+  const rates = RATES.includes(rate) ? RATES : [...RATES, rate].sort((a, b) => a - b);
+
+  let status: string | null = null;
+  if (!voice) status = 'No voice is available right now: no synthesis worker is running.';
+  else if (snapshot.connection === 'reconnecting') status = 'Connection lost — reconnecting…';
+  else if (snapshot.state === 'buffering') status = 'Preparing audio…';
+  else if (snapshot.state === 'ended') status = 'Finished.';
+
+  return (
+    <section class="player-bar" aria-label="Player">
+      <div class="bar-progress">
+        <span class="time" data-testid="elapsed">{formatDuration(elapsedMs / rate)}</span>
+        <input
+          type="range"
+          class="seek"
+          min={0}
+          max={Math.max(0, blockCount - 1)}
+          step={1}
+          value={position}
+          aria-label="Position in the document"
+          aria-valuetext={`Passage ${position + 1} of ${blockCount}`}
+          onInput={(e) => setDragging(Number(e.currentTarget.value))}
+          onChange={(e) => {
+            setDragging(null);
+            engine.seek(Number(e.currentTarget.value));
+          }}
+        />
+        <span class="time" data-testid="total" title="Estimated total at this speed">~{formatDuration(totalMs / rate)}</span>
+      </div>
+      <div class="bar-controls">
+        <button type="button" class="icon" aria-label="Previous passage" title="Previous passage (← or k)" onClick={() => engine.previous()}>
+          <Icon path="M6 5h2v14H6zM20 5v14L9 12z" />
+        </button>
+        <button
+          type="button"
+          class="icon play"
+          aria-label={active ? 'Pause' : 'Play'}
+          title={active ? 'Pause (space)' : 'Play (space)'}
+          data-state={snapshot.state}
+          disabled={!voice}
+          onClick={() => engine.toggle()}
+        >
+          {active ? <Icon path="M7 5h4v14H7zM13 5h4v14h-4z" /> : <Icon path="M8 5v14l11-7z" />}
+        </button>
+        <button type="button" class="icon" aria-label="Next passage" title="Next passage (→ or j)" onClick={() => engine.next()}>
+          <Icon path="M16 5h2v14h-2zM4 5v14l11-7z" />
+        </button>
+        <label class="select-label">
+          <span class="visually-hidden">Speed</span>
+          <select class="speed" value={String(rate)} title="Speed (+ and -)" onChange={(e) => onRate(Number(e.currentTarget.value))}>
+            {rates.map((r) => (
+              <option key={r} value={String(r)}>{r}×</option>
+            ))}
+          </select>
+        </label>
+        <label class="select-label voice-label">
+          <span class="visually-hidden">Voice</span>
+          <select
+            class="voice"
+            value={voice ? `${voice.model}/${voice.voice}` : ''}
+            onChange={(e) => {
+              const [model, slug] = e.currentTarget.value.split('/');
+              onVoice({ model, voice: slug });
+            }}
+          >
+            {!voice && <option value="">No voice available</option>}
+            {models.map((model) => (
+              <optgroup key={model.slug} label={model.available === false ? `${model.name} (unavailable)` : model.name}>
+                {model.voices.map((v) => {
+                  const available = isAvailable(model, v);
+                  return (
+                    <option key={v.slug} value={`${model.slug}/${v.slug}`} disabled={!available}>
+                      {v.name} ({v.lang}){available ? '' : ' — unavailable'}
+                    </option>
+                  );
+                })}
+              </optgroup>
+            ))}
+          </select>
+        </label>
+      </div>
+      <p class="bar-status small" role="status" aria-live="polite">
+        {snapshot.notice ? (
+          <>
+            {snapshot.notice}{' '}
+            <button type="button" class="link-button" onClick={() => engine.dismissNotice()}>Dismiss</button>
+          </>
+        ) : (
+          status
+        )}
+      </p>
+    </section>
+  );
+}
+
+function Icon({ path }: { path: string }) {
+  return (
+    <svg viewBox="0 0 24 24" width="24" height="24" aria-hidden="true" focusable="false">
+      <path d={path} fill="currentColor" />
+    </svg>
+  );
+}
