@@ -403,11 +403,29 @@ describe('the connection', () => {
     expect(engine.snapshot().connection).toBe('auth-failed');
   });
 
-  it('shows a refused message as a notice and keeps going', () => {
-    const { engine, socket } = setup();
-    socket().serverSend({ type: 'error', error: 'unknown voice' });
-    expect(engine.snapshot().notice).toBe('unknown voice');
+  it('shows a refused request, and asks again later for what it left unanswered', () => {
+    const { engine, socket, status, cache, playing } = setup({ count: 20 });
+    engine.play();
+    status(0, 'queued');
+    socket().takeRequested();
+    // The server answered block 0, then refused the rest (say, the voice's worker went away).
+    socket().serverSend({ type: 'error', error: 'voice "af_heart" of model kokoro is not served' });
+    expect(engine.snapshot().notice).toMatch(/not served/);
     expect(engine.snapshot().connection).toBe('open');
+    expect(engine.snapshot().blocks.has(1)).toBe(false);
+    vi.advanceTimersByTime(4_999);
+    expect(socket().takeRequested()).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(socket().takeRequested()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    // Refused again: the wait doubles.
+    socket().serverSend({ type: 'error', error: 'still not served' });
+    vi.advanceTimersByTime(9_999);
+    expect(socket().takeRequested()).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(socket().takeRequested()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    cache(0);
+    expect(playing()?.src).toBe(url(0));
+    expect(engine.snapshot().notice).toBeNull();
   });
 
   it('closes the socket for good on destroy', () => {

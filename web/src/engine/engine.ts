@@ -88,6 +88,10 @@ export const MAX_RATE = 3;
 const ESTIMATED_CHARS_PER_SECOND = 15;
 
 const PENDING: ReadonlySet<BlockState> = new Set(['requested', 'queued', 'processing']);
+/** After the server refuses a request (an unserved voice, a full quota), ask again after this,
+ *  doubling up to the cap. */
+const REFUSED_RETRY_MS = 5_000;
+const REFUSED_RETRY_MAX_MS = 60_000;
 
 interface Loaded {
   idx: number;
@@ -116,6 +120,8 @@ export class PlaybackEngine {
   private blocksView: ReadonlyMap<number, BlockAudio> = new Map();
   private blocksDirty = false;
   private listeners = new Set<(snapshot: EngineSnapshot) => void>();
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private refusals = 0;
 
   constructor(options: EngineOptions) {
     this.connection = options.connection;
@@ -142,6 +148,7 @@ export class PlaybackEngine {
   /** Opens a document at block `start` (paused). */
   load(doc: EngineDocument, start = 0): void {
     this.stopAudio();
+    this.cancelRetry();
     this.generation += 1;
     this.doc = doc;
     this.audio.clear();
@@ -158,6 +165,7 @@ export class PlaybackEngine {
     if (this.voice && this.voice.model === voice.model && this.voice.voice === voice.voice) return;
     const wasPlaying = this.state === 'playing' || this.state === 'buffering';
     this.stopAudio();
+    this.cancelRetry();
     this.generation += 1;
     this.voice = { ...voice };
     this.audio.clear();
@@ -207,6 +215,7 @@ export class PlaybackEngine {
     if (!this.doc) return;
     const wasPlaying = this.state === 'playing' || this.state === 'buffering';
     this.stopAudio();
+    this.cancelRetry();
     this.generation += 1;
     this.cursor = this.clampIndex(idx);
     this.forgetStaleRequests();
@@ -245,6 +254,7 @@ export class PlaybackEngine {
 
   destroy(): void {
     this.stopAudio();
+    this.cancelRetry();
     this.listeners.clear();
     this.connection.setListener(null);
     this.connection.close();
@@ -309,8 +319,7 @@ export class PlaybackEngine {
 
   private onMessage(message: ServerMessage): void {
     if (message.type === 'error') {
-      this.notice = message.error;
-      this.emit();
+      this.onRefused(message.error);
       return;
     }
     if (!this.doc || message.document_id !== this.doc.id) return;
@@ -339,6 +348,10 @@ export class PlaybackEngine {
       return;
     }
     if (entry?.state === 'cached' && message.status !== 'cached') return;
+    if (this.refusals > 0 && message.status === 'cached') {
+      this.refusals = 0;
+      this.notice = null;
+    }
     const generation = entry?.generation ?? this.generation;
     switch (message.status) {
       case 'queued':
@@ -379,9 +392,40 @@ export class PlaybackEngine {
     this.emit();
   }
 
+  /** The server refused a message: the whole `synthesize` it answers is void from the refused
+   *  block on, and no status will come for those blocks. Requests not yet acknowledged are
+   *  dropped and asked for again later, so a voice whose worker comes back starts playing. */
+  private onRefused(error: string): void {
+    this.notice = error;
+    let dropped = false;
+    for (const [idx, entry] of this.audio) {
+      if (entry.state === 'requested') {
+        this.audio.delete(idx);
+        dropped = true;
+      }
+    }
+    if (dropped && !this.retryTimer) {
+      this.blocksDirty = true;
+      const delay = Math.min(REFUSED_RETRY_MAX_MS, REFUSED_RETRY_MS * 2 ** this.refusals);
+      this.refusals += 1;
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        this.fillWindow();
+        this.emit();
+      }, delay);
+    }
+    this.emit();
+  }
+
+  private cancelRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.refusals = 0;
+  }
+
   /** Requests the cursor block and the next `prefetchAhead` speakable ones not yet asked for. */
   private fillWindow(): void {
-    if (!this.doc || !this.voice || !this.connection.isOpen) return;
+    if (!this.doc || !this.voice || !this.connection.isOpen || this.retryTimer) return;
     const needed = this.windowIndices().filter((idx) => !this.audio.has(idx));
     if (needed.length === 0) return;
     for (const idx of needed) {

@@ -9,8 +9,8 @@ export function formatDuration(ms: number): string {
 
 export function formatChars(chars: number): string {
   // About 15 characters a second at 1× (see the engine's estimate).
-  const minutes = Math.max(1, Math.round(chars / 15 / 60));
-  return `${chars.toLocaleString()} characters · ~${minutes} min`;
+  const minutes = Math.round(chars / 15 / 60);
+  return `${chars.toLocaleString()} characters · ${minutes < 1 ? 'under a minute' : `~${minutes} min`}`;
 }
 
 export function formatDate(iso: string): string {

@@ -53,7 +53,9 @@ export function NewDocument({ onCreated }: { onCreated: (doc: DocumentSummary) =
       />
       <p id="source-hint" class="muted small" aria-live="polite" data-kind={guess.kind}>{hint}</p>
       <label>
-        Title <span class="muted">(optional)</span>
+        <span>
+          Title <span class="muted">(optional)</span>
+        </span>
         <input type="text" name="title" maxLength={300} value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
       </label>
       {error && <p class="error" role="alert">{error}</p>}

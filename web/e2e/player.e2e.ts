@@ -1,0 +1,244 @@
+// The whole product in a real (headless) Chromium: sign up, add documents from text and from a
+// URL, listen, seek, change speed, reload, delete, sign out. The stack comes from stack.ts.
+
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
+const baseUrl = inject('baseUrl');
+const shots = inject('artifactsDir');
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  // Audio starts on its own when a block ends, without a fresh user gesture.
+  '--autoplay-policy=no-user-gesture-required',
+];
+
+// Three paragraphs: the first two long enough (several seconds of audio) for the test to act
+// while they play, short enough to synthesize in a second or two on two cores.
+const PARAGRAPHS = [
+  'The lighthouse keeper climbed the stairs every evening at dusk. He lit the lamp, wound the clock, and watched the ships pass slowly in the dark.',
+  'In winter the storms came from the north. Waves struck the rocks below, and the old tower hummed with the wind, but the light never failed.',
+  'Spring brought calm water and long days.',
+];
+
+const ARTICLE = `<!doctype html><html><head><title>Notes on Tidal Pools</title></head><body>
+<nav><a href="/">Home</a> <a href="/about">About</a></nav>
+<article><h1>Notes on Tidal Pools</h1>
+<p>Tidal pools form where the sea leaves water behind among the rocks at low tide. They are small worlds of their own.</p>
+<p>Crabs, snails and anemones live in them, and each pool changes twice a day as the tide returns.</p>
+<p>Visit them gently: turn stones back the way you found them, and leave every creature where it lives.</p>
+</article><footer>Copyright nobody</footer></body></html>`;
+
+let browser: Browser;
+let page: Page;
+let fixture: Server;
+let fixtureUrl: string;
+
+/** The audio element that is playing, as the page sees it. */
+async function playingAudio(p: Page) {
+  return p.evaluate(() => {
+    const playing = [...document.querySelectorAll<HTMLAudioElement>('[data-testid="audio-host"] audio')].find((a) => !a.paused);
+    return playing
+      ? { src: playing.src, currentTime: playing.currentTime, rate: playing.playbackRate, preservesPitch: playing.preservesPitch }
+      : null;
+  });
+}
+
+async function currentBlock(p: Page): Promise<number> {
+  return Number(await p.locator('.block.current').getAttribute('data-idx'));
+}
+
+async function waitForPlaybackPast(p: Page, seconds: number, timeout = 90_000) {
+  await p.waitForFunction(
+    (min) =>
+      [...document.querySelectorAll<HTMLAudioElement>('[data-testid="audio-host"] audio')].some((a) => !a.paused && a.currentTime > min),
+    seconds,
+    { timeout, polling: 100 },
+  );
+}
+
+beforeAll(async () => {
+  fixture = createServer((req, res) => {
+    if (req.url === '/article.html') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(ARTICLE);
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not here');
+    }
+  });
+  await new Promise<void>((done) => fixture.listen(0, '127.0.0.1', done));
+  const address = fixture.address();
+  fixtureUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  page = await context.newPage();
+  page.on('pageerror', (error) => console.error('page error:', error.message));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((done) => fixture?.close(done));
+});
+
+describe('the web player', () => {
+  const email = `e2e-${Date.now()}@example.org`;
+  let documentPath = '';
+
+  it('signs up', async () => {
+    await page.goto(baseUrl);
+    await page.waitForURL(/\/sign-in$/);
+    await page.getByRole('link', { name: 'Create an account' }).click();
+    await page.getByLabel('E-mail').fill(email);
+    await page.getByLabel('Password').fill('a long enough password');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Your library' }).waitFor();
+    expect(await page.locator('.account .email').textContent()).toBe(email);
+  });
+
+  it('adds pasted text and opens it in the player', async () => {
+    await page.getByLabel('Text or link').fill(PARAGRAPHS.join('\n\n'));
+    expect(await page.locator('#source-hint').textContent()).toMatch(/Looks like text/);
+    await page.getByLabel('Title (optional)').fill('The lighthouse');
+    await page.getByRole('button', { name: 'Add and listen' }).click();
+    await page.waitForURL(/\/d\/[0-9a-f-]+$/);
+    documentPath = new URL(page.url()).pathname;
+    await page.getByRole('heading', { name: 'The lighthouse' }).waitFor();
+    expect(await page.locator('.block.speakable').count()).toBe(3);
+    expect(await currentBlock(page)).toBe(0);
+  });
+
+  it('plays, and the highlight follows the reading on its own', async () => {
+    await page.locator('select.voice').waitFor();
+    expect(await page.locator('select.voice').inputValue()).toMatch(/^kokoro\//);
+    await page.getByRole('button', { name: 'Play', exact: true }).click();
+    await waitForPlaybackPast(page, 0.3);
+    const first = await playingAudio(page);
+    expect(first?.src).toMatch(/\/v1\/audio\//);
+    await page.waitForSelector('.block.current[data-idx="1"]', { timeout: 90_000 });
+    await waitForPlaybackPast(page, 0.2);
+    const second = await playingAudio(page);
+    expect(second?.src).not.toBe(first?.src);
+    await page.screenshot({ path: join(shots, 'player-desktop.png') });
+  });
+
+  it('changes speed, keeping the pitch', async () => {
+    await page.locator('select.speed').selectOption('1.5');
+    const audio = await playingAudio(page);
+    expect(audio?.rate).toBe(1.5);
+    expect(audio?.preservesPitch).toBe(true);
+  });
+
+  it('seeks to the last block and plays it', async () => {
+    await page.getByLabel('Position in the document').fill('2');
+    await page.waitForSelector('.block.current[data-idx="2"]');
+    await page.waitForFunction(
+      () => {
+        const audio = [...document.querySelectorAll<HTMLAudioElement>('[data-testid="audio-host"] audio')].find((a) => !a.paused);
+        return !!audio && audio.currentTime > 0.2 && document.querySelector('.block.current')?.getAttribute('data-idx') === '2';
+      },
+      null,
+      { timeout: 60_000, polling: 100 },
+    );
+    expect((await playingAudio(page))?.rate).toBe(1.5);
+  });
+
+  it('remembers the position and the speed after a reload', async () => {
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.reload();
+    await page.locator('.block.current').waitFor();
+    expect(await currentBlock(page)).toBe(2);
+    expect(await page.getByLabel('Position in the document').inputValue()).toBe('2');
+    expect(await page.locator('select.speed').inputValue()).toBe('1.5');
+  });
+
+  it('takes keyboard controls', async () => {
+    await page.locator('h1').click();
+    await page.keyboard.press('k');
+    expect(await currentBlock(page)).toBe(1);
+    await page.keyboard.press('ArrowRight');
+    expect(await currentBlock(page)).toBe(2);
+    await page.keyboard.press('-');
+    expect(await page.locator('select.speed').inputValue()).toBe('1.25');
+  });
+
+  it('fits a 360 px wide phone screen', async () => {
+    await page.setViewportSize({ width: 360, height: 740 });
+    const widths = await page.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      bar: document.querySelector('.player-bar')!.scrollWidth,
+      controls: document.querySelector('.bar-controls')!.getBoundingClientRect().right,
+    }));
+    expect(widths.page).toBeLessThanOrEqual(360);
+    expect(widths.bar).toBeLessThanOrEqual(360);
+    expect(widths.controls).toBeLessThanOrEqual(360);
+    await page.screenshot({ path: join(shots, 'player-mobile.png') });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.waitForTimeout(400); // the highlight's colour transition
+    await page.screenshot({ path: join(shots, 'player-mobile-dark.png') });
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('adds a document from a URL', async () => {
+    await page.getByRole('link', { name: /yapit/ }).click();
+    await page.getByRole('heading', { name: 'Your library' }).waitFor();
+    await page.getByLabel('Text or link').fill(`${fixtureUrl}/article.html`);
+    expect(await page.locator('#source-hint').textContent()).toMatch(/Looks like a link/);
+    await page.getByRole('button', { name: 'Add and listen' }).click();
+    await page.waitForURL(/\/d\/[0-9a-f-]+$/);
+    await page.getByRole('heading', { name: 'Notes on Tidal Pools' }).waitFor();
+    expect(await page.locator('.blocks').textContent()).toContain('Crabs, snails and anemones');
+    expect(await page.locator('.blocks').textContent()).not.toContain('Copyright nobody');
+  });
+
+  it('shows the API message for a URL that cannot be fetched, and for a blocked address', async () => {
+    await page.getByRole('link', { name: /yapit/ }).click();
+    await page.getByLabel('Text or link').fill(`${fixtureUrl}/missing`);
+    await page.getByRole('button', { name: 'Add and listen' }).click();
+    const alert = page.locator('.new-document [role="alert"]');
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/404/);
+    await page.getByLabel('Text or link').fill('http://10.1.2.3/private');
+    await page.getByRole('button', { name: 'Add and listen' }).click();
+    await page.waitForFunction(() => /10\.1\.2\.3/.test(document.querySelector('.new-document [role="alert"]')?.textContent ?? ''));
+    expect(page.url()).toBe(`${baseUrl}/`);
+  });
+
+  it('lists the documents newest first and deletes one after confirming', async () => {
+    await page.reload();
+    const titles = page.locator('.document-title');
+    await titles.first().waitFor();
+    expect(await titles.allTextContents()).toEqual(['Notes on Tidal Pools', 'The lighthouse']);
+    await page.screenshot({ path: join(shots, 'library-desktop.png') });
+    await page.setViewportSize({ width: 360, height: 740 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    await page.screenshot({ path: join(shots, 'library-mobile.png') });
+    await page.setViewportSize({ width: 1280, height: 800 });
+
+    await page.getByRole('button', { name: 'Delete Notes on Tidal Pools' }).click();
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    await page.waitForFunction(() => document.querySelectorAll('.document-title').length === 1);
+    await page.reload();
+    await titles.first().waitFor();
+    expect(await titles.allTextContents()).toEqual(['The lighthouse']);
+    expect(documentPath).toMatch(/^\/d\//);
+  });
+
+  it('signs out', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/\/sign-in$/);
+    await page.goto(`${baseUrl}${documentPath}`);
+    await page.waitForURL(/\/sign-in$/);
+  });
+});
