@@ -7,24 +7,34 @@ import { api, type Version } from '../api/client';
 
 const POLL_MS = 60_000;
 
-function key(version: Version): string {
-  return `${version.version}|${version.commit}|${version.built_at}`;
+/** Remembers the first version it sees; `check` is true once a later one differs. Failed
+ *  fetches (offline, a restart in progress) change nothing. */
+export class VersionWatcher {
+  private first: string | null = null;
+
+  constructor(private readonly fetchVersion: () => Promise<Version>) {}
+
+  async check(): Promise<boolean> {
+    let version: Version;
+    try {
+      version = await this.fetchVersion();
+    } catch {
+      return false;
+    }
+    const key = `${version.version}|${version.commit}|${version.built_at}`;
+    if (this.first === null) this.first = key;
+    return key !== this.first;
+  }
 }
 
 export function useNewVersionAvailable(): boolean {
   const [changed, setChanged] = useState(false);
   useEffect(() => {
-    let first: string | null = null;
+    const watcher = new VersionWatcher(api.version);
     let stopped = false;
     const check = async () => {
       if (stopped || document.visibilityState === 'hidden') return;
-      try {
-        const now = key(await api.version());
-        if (first === null) first = now;
-        else if (now !== first) setChanged(true);
-      } catch {
-        // offline or restarting: ask again next time
-      }
+      if (await watcher.check()) setChanged(true);
     };
     void check();
     const timer = setInterval(check, POLL_MS);

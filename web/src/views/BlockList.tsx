@@ -12,8 +12,9 @@ interface BlockListProps {
   onPick: (idx: number) => void;
 }
 
-/** The document, one element per block; the cursor block is highlighted and kept in view. */
-export function BlockList({ blocks, cursor, states, playing, onPick }: BlockListProps) {
+/** The document, one element per block; the cursor block is highlighted and kept in view.
+ *  Memoised: the player re-renders on every `timeupdate`, the text only when a block changes. */
+export const BlockList = memo(function BlockList({ blocks, cursor, states, playing, onPick }: BlockListProps) {
   const list = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -41,7 +42,7 @@ export function BlockList({ blocks, cursor, states, playing, onPick }: BlockList
       ))}
     </article>
   );
-}
+});
 
 const BlockView = memo(function BlockView({
   block,

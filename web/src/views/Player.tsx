@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 
 import { ApiError, api, type DocumentDetail, type ModelInfo } from '../api/client';
 import { SynthesisConnection, browserSocketFactory } from '../engine/connection';
@@ -93,6 +93,8 @@ export function Player({ documentId, onUnauthorized }: { documentId: string; onU
     if (snapshot?.connection === 'auth-failed') onUnauthorized();
   }, [snapshot?.connection, onUnauthorized]);
 
+  const pickBlock = useCallback((idx: number) => engineRef.current?.seek(idx, { play: true }), []);
+
   useMediaSession(doc, snapshot, engineRef);
   useKeyboard(engineRef);
 
@@ -132,7 +134,7 @@ export function Player({ documentId, onUnauthorized }: { documentId: string; onU
           cursor={snapshot.cursor}
           states={snapshot.blocks}
           playing={snapshot.state === 'playing' || snapshot.state === 'buffering'}
-          onPick={(idx) => engine?.seek(idx, { play: true })}
+          onPick={pickBlock}
         />
       )}
       <div ref={audioHost} class="audio-host" hidden data-testid="audio-host" />
