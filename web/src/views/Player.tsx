@@ -74,7 +74,8 @@ export function Player({ documentId, onUnauthorized }: { documentId: string; onU
       engineRef.current = null;
       host.replaceChildren();
     };
-  }, [doc]);
+    // `models` arrives with `doc`; it only gates the first render of the audio host.
+  }, [doc, models !== null]);
 
   // The voice: the saved one if it is available, else the first available voice of kokoro.
   const voice = useMemo(() => (models ? pickVoice(models, remembered.voice()) : null), [models]);
@@ -83,6 +84,14 @@ export function Player({ documentId, onUnauthorized }: { documentId: string; onU
   useEffect(() => {
     if (activeVoice && snapshot) engineRef.current?.setVoice(activeVoice);
   }, [activeVoice, snapshot !== null]);
+
+  useEffect(() => {
+    if (!doc) return;
+    document.title = `${doc.title} · yapit`;
+    return () => {
+      document.title = 'yapit';
+    };
+  }, [doc]);
 
   const cursor = snapshot?.cursor ?? 0;
   useEffect(() => {
@@ -204,7 +213,12 @@ function useKeyboard(engineRef: { current: PlaybackEngine | null }) {
       const target = event.target as HTMLElement | null;
       const tag = target?.tagName;
       // Typing, choosing and dragging keep their keys; a focused button keeps space and Enter.
-      if (tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || target?.isContentEditable) return;
+      const onSeekBar = target instanceof HTMLInputElement && target.type === 'range';
+      if (onSeekBar && event.key === ' ') {
+        // The seek bar has no use for space: play/pause as everywhere else.
+      } else if (tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || target?.isContentEditable) {
+        return;
+      }
       if (event.key === ' ' && (tag === 'BUTTON' || tag === 'A')) return;
       const rate = engine.snapshot().rate;
       switch (event.key) {
