@@ -66,6 +66,14 @@ async function waitForPlaybackPast(p: Page, seconds: number, timeout = 90_000) {
   );
 }
 
+// If the main Vitest process dies (an interrupted run), this worker must not live on with
+// Chromium. Vitest replaces process.exit in its workers, so the worker ends itself by signal.
+process.once('disconnect', () => {
+  const die = () => process.kill(process.pid, 'SIGKILL');
+  setTimeout(die, 3_000);
+  void browser?.close().finally(die);
+});
+
 beforeAll(async () => {
   fixture = createServer((req, res) => {
     if (req.url === '/article.html') {
@@ -240,5 +248,14 @@ describe('the web player', () => {
     await page.waitForURL(/\/sign-in$/);
     await page.goto(`${baseUrl}${documentPath}`);
     await page.waitForURL(/\/sign-in$/);
+  });
+});
+
+describe('single-user mode', () => {
+  it('skips the sign-in screens and offers no sign-out', async () => {
+    await page.goto(inject('singleUserUrl'));
+    await page.getByRole('heading', { name: 'Your library' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/');
+    expect(await page.getByRole('button', { name: 'Sign out' }).count()).toBe(0);
   });
 });

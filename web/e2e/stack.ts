@@ -15,6 +15,8 @@ import type { TestProject } from 'vitest/node';
 declare module 'vitest' {
   export interface ProvidedContext {
     baseUrl: string;
+    /** A second gateway on the same stack with AUTH_ENABLED=false (single-user mode). */
+    singleUserUrl: string;
     artifactsDir: string;
   }
 }
@@ -140,14 +142,13 @@ function freshDatabase(serverUrl: string): string {
 
 export default async function setup(project: TestProject) {
   mkdirSync(logsDir, { recursive: true });
-  process.once('exit', killNow);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      killNow();
-      cleanups.forEach((c) => c());
-      process.exit(130);
-    });
-  }
+  // An interrupted run (Ctrl-C, SIGTERM) never reaches the teardown: Vitest answers the signal
+  // with process.exit(), and an exit inside an exit skips the remaining listeners, so ours goes
+  // first and does everything synchronously.
+  process.prependOnceListener('exit', () => {
+    killNow();
+    runCleanups();
+  });
   try {
     const databaseUrl = freshDatabase(run(join(repo, 'scripts', 'postgres.sh'), ['start']));
     const redisUrl = run(join(repo, 'scripts', 'redis.sh'), ['start']);
@@ -165,7 +166,7 @@ export default async function setup(project: TestProject) {
       KOKORO_MODEL_DIR: join(repo, 'models'),
       KOKORO_THREADS: '2',
     });
-    start('gateway', join(repo, 'target', 'debug', 'gateway'), {
+    const gatewayEnv = {
       ...process.env,
       ...quiet,
       GATEWAY_ADDR: `127.0.0.1:${gatewayPort}`,
@@ -176,10 +177,22 @@ export default async function setup(project: TestProject) {
       AUDIO_DIR: audioDir,
       WEB_DIR: join(web, 'dist'),
       FETCH_ALLOW: '127.0.0.1/32',
-    });
+    };
+    const gatewayBinary = join(repo, 'target', 'debug', 'gateway');
+    start('gateway', gatewayBinary, gatewayEnv);
 
     const baseUrl = `http://127.0.0.1:${gatewayPort}`;
     await waitFor('the gateway (/api/health)', 120_000, async () => (await fetch(`${baseUrl}/api/health`)).ok);
+    // Started once the first has applied the migrations, so the two never race for them.
+    const singleUserPort = await freePort();
+    start('gateway-single-user', gatewayBinary, {
+      ...gatewayEnv,
+      GATEWAY_ADDR: `127.0.0.1:${singleUserPort}`,
+      AUTH_ENABLED: 'false',
+      SEED_ON_START: 'false',
+    });
+    const singleUserUrl = `http://127.0.0.1:${singleUserPort}`;
+    await waitFor('the single-user gateway', 120_000, async () => (await fetch(`${singleUserUrl}/api/health`)).ok);
     await waitFor('the kokoro model to be available (/v1/models)', 180_000, async () => {
       const body = (await (await fetch(`${baseUrl}/v1/models`)).json()) as {
         models: Array<{ slug: string; available?: boolean; voices: Array<{ available?: boolean }> }>;
@@ -189,6 +202,7 @@ export default async function setup(project: TestProject) {
     });
 
     project.provide('baseUrl', baseUrl);
+    project.provide('singleUserUrl', singleUserUrl);
     project.provide('artifactsDir', artifactsDir);
   } catch (error) {
     await teardown();
@@ -197,8 +211,7 @@ export default async function setup(project: TestProject) {
   return teardown;
 }
 
-async function teardown(): Promise<void> {
-  await stopChildren();
+function runCleanups(): void {
   for (const cleanup of cleanups.splice(0)) {
     try {
       cleanup();
@@ -206,4 +219,9 @@ async function teardown(): Promise<void> {
       // best effort: a leftover temp folder is no reason to fail the run
     }
   }
+}
+
+async function teardown(): Promise<void> {
+  await stopChildren();
+  runCleanups();
 }
