@@ -68,6 +68,67 @@ pub struct GatewayConfig {
     /// loopback, e.g. "127.0.0.1/32" for a local fixture server. Empty: none.
     #[arg(long, env = "FETCH_ALLOW", default_value = "", value_delimiter = ',')]
     pub fetch_allow: Vec<String>,
+    /// Redis URL: job queues, in-flight deduplication, completion events and the hot audio cache.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:63799")]
+    pub redis_url: Secret,
+    /// Prefix of every Redis key and channel, so several deployments (or tests) can share one
+    /// Redis. Gateways that should share queues must use the same prefix.
+    #[arg(long, env = "REDIS_PREFIX", default_value = "yapit:")]
+    pub redis_prefix: String,
+    /// Comma-separated TTS worker addresses (`http://host:port`). A name that resolves to several
+    /// addresses (a DNS name of a replica set) counts as one replica per address.
+    #[arg(
+        long,
+        env = "TTS_WORKERS",
+        default_value = "http://127.0.0.1:50051",
+        value_delimiter = ','
+    )]
+    pub tts_workers: Vec<String>,
+    /// How often each worker address is resolved and asked for its `Info`, in milliseconds.
+    #[arg(long, env = "WORKER_PROBE_MS", default_value_t = 2_000)]
+    pub worker_probe_ms: u64,
+    /// A synthesis call that runs longer than this is cancelled and retried, in seconds.
+    #[arg(long, env = "WORKER_CALL_TIMEOUT_SECS", default_value_t = 60)]
+    pub worker_call_timeout_secs: u64,
+    /// Tries per job on the workers (each on another replica where there is one) before it is
+    /// dead-lettered and its listeners get an error.
+    #[arg(long, env = "JOB_MAX_ATTEMPTS", default_value_t = 3)]
+    pub job_max_attempts: u32,
+    /// A job a dispatcher took and stopped renewing (its gateway died) goes back to the queue
+    /// after this long, in milliseconds.
+    #[arg(long, env = "JOB_LEASE_MS", default_value_t = 15_000)]
+    pub job_lease_ms: u64,
+    /// A listener waiting longer than this for a block gets `error`, in seconds.
+    #[arg(long, env = "SYNTHESIS_TIMEOUT_SECS", default_value_t = 120)]
+    pub synthesis_timeout_secs: u64,
+    /// Folder of the cold audio store (content-addressed WAV files).
+    #[arg(long, env = "AUDIO_DIR", default_value = ".local/audio")]
+    pub audio_dir: std::path::PathBuf,
+    /// Size bound of the cold audio store; least recently used files go first, in megabytes.
+    #[arg(long, env = "AUDIO_DIR_MAX_MB", default_value_t = 2_048)]
+    pub audio_dir_max_mb: u64,
+    /// How long audio stays in the hot (Redis) cache after its last write, in seconds.
+    #[arg(long, env = "AUDIO_HOT_TTL_SECS", default_value_t = 86_400)]
+    pub audio_hot_ttl_secs: u64,
+    /// Queued blocks more than this many blocks behind a listener's cursor are evicted.
+    #[arg(long, env = "WS_WINDOW_BEHIND", default_value_t = 8)]
+    pub ws_window_behind: u32,
+    /// Queued blocks more than this many blocks ahead of a listener's cursor are evicted.
+    #[arg(long, env = "WS_WINDOW_AHEAD", default_value_t = 64)]
+    pub ws_window_ahead: u32,
+    /// Most block indices one `synthesize` message may carry.
+    #[arg(long, env = "WS_MAX_INDICES", default_value_t = 64)]
+    pub ws_max_indices: usize,
+    /// Characters each user may have synthesized per day (UTC); 0 means no quota. Audio served
+    /// from the cache does not count.
+    #[arg(long, env = "DAILY_CHAR_QUOTA", default_value_t = 0)]
+    pub daily_char_quota: u64,
+    /// Longest `input` of `POST /v1/audio/speech`, in characters.
+    #[arg(long, env = "SPEECH_MAX_CHARS", default_value_t = 4_096)]
+    pub speech_max_chars: usize,
+    /// Folder of the built web player (index.html and assets/); not served when missing.
+    #[arg(long, env = "WEB_DIR", default_value = "web/dist")]
+    pub web_dir: std::path::PathBuf,
     /// Log as JSON lines (production) instead of text.
     #[arg(long, env = "LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -77,6 +138,8 @@ pub struct GatewayConfig {
 pub enum ConfigError {
     #[error("FETCH_ALLOW entry {0:?} is not a network like 127.0.0.1/32")]
     BadNetwork(String),
+    #[error("TTS_WORKERS is empty: name at least one worker address, like http://127.0.0.1:50051")]
+    NoWorkers,
     #[error("{0} must be at least 1")]
     Zero(&'static str),
 }
@@ -105,10 +168,26 @@ impl GatewayConfig {
             ("MAX_BLOCK_CHARS", self.max_block_chars),
             ("MAX_DOCUMENT_CHARS", self.max_document_chars),
             ("SESSION_TTL_HOURS", self.session_ttl_hours as usize),
+            ("WORKER_PROBE_MS", self.worker_probe_ms as usize),
+            (
+                "WORKER_CALL_TIMEOUT_SECS",
+                self.worker_call_timeout_secs as usize,
+            ),
+            ("JOB_MAX_ATTEMPTS", self.job_max_attempts as usize),
+            ("JOB_LEASE_MS", self.job_lease_ms as usize),
+            (
+                "SYNTHESIS_TIMEOUT_SECS",
+                self.synthesis_timeout_secs as usize,
+            ),
+            ("AUDIO_HOT_TTL_SECS", self.audio_hot_ttl_secs as usize),
+            ("WS_MAX_INDICES", self.ws_max_indices),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));
             }
+        }
+        if self.tts_workers.iter().all(|w| w.trim().is_empty()) {
+            return Err(ConfigError::NoWorkers);
         }
         self.fetch_allow_networks().map(|_| ())
     }

@@ -34,12 +34,21 @@ pub enum ApiError {
     /// 429: too many attempts; retry after the given seconds.
     #[error("too many attempts; try again in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
+    /// 429: the daily character quota is used up.
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// 502: the page we were asked to fetch failed.
     #[error("{0}")]
     BadGateway(String),
     /// 503: a dependency (Postgres) is unreachable.
     #[error("{0}")]
     Unavailable(String),
+    /// 504: synthesis did not finish within its timeout.
+    #[error("{0}")]
+    Timeout(String),
+    /// 503: Redis (queues and hot cache) is unreachable; logged in full.
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
     /// 500: logged in full, reported as a plain "internal error".
     #[error(transparent)]
     Database(#[from] sqlx::Error),
@@ -61,8 +70,12 @@ impl ApiError {
             }
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::QuotaExceeded(_) => (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded"),
             ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "upstream_failed"),
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+            ApiError::Unavailable(_) | ApiError::Redis(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
             ApiError::Database(_) | ApiError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
@@ -82,6 +95,10 @@ impl IntoResponse for ApiError {
             ApiError::Database(e) => {
                 tracing::error!(error = %e, "database error");
                 "internal error".to_string()
+            }
+            ApiError::Redis(e) => {
+                tracing::error!(error = %e, "redis error");
+                "the synthesis queue is unreachable; try again in a moment".to_string()
             }
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");

@@ -1,29 +1,22 @@
-//! `GET /api/health` (is every dependency reachable?), `GET /api/version` (which code runs) and
-//! `GET /`, a landing page until the web player is served there.
+//! `GET /api/health` (is every dependency reachable, and is every seeded model and voice served
+//! by a live worker?) and `GET /api/version` (which code runs).
 
 use std::sync::Arc;
 
-use axum::{Router, extract::State, http::StatusCode, response::Html, routing::get};
+use std::time::Duration;
 
-use crate::startup::AppState;
+use axum::{Router, extract::State, http::StatusCode, routing::get};
+
+use crate::{catalog, startup::AppState};
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/health", get(health))
         .route("/api/version", get(version))
-        .route("/", get(home))
 }
 
-async fn home() -> Html<String> {
-    Html(format!(
-        "<!doctype html><meta charset=utf-8><title>yapit</title>\
-         <h1>yapit gateway</h1><p>Running commit <code>{COMMIT}</code>.</p>\
-         <ul><li><a href=/api/health>/api/health</a></li><li><a href=/api/version>/api/version</a></li>\
-         <li><a href=/v1/models>/v1/models</a></li></ul>\
-         <p>Sign up, create documents and read their blocks through the JSON API (docs/api.md).</p>"
-    ))
-}
-
+/// 503 when the gateway cannot work (Postgres or Redis unreachable); 200 otherwise, with
+/// `status: "degraded"` and the `unserved` voices when some seeded voice has no live worker.
 async fn health(State(state): State<Arc<AppState>>) -> (StatusCode, axum::Json<serde_json::Value>) {
     let postgres = match sqlx::query("SELECT 1").execute(&state.pool).await {
         Ok(_) => "ok".to_string(),
@@ -32,16 +25,78 @@ async fn health(State(state): State<Arc<AppState>>) -> (StatusCode, axum::Json<s
             "unreachable".to_string()
         }
     };
-    let healthy = postgres == "ok";
+    let mut redis = state.redis.clone();
+    let ping = tokio::time::timeout(
+        Duration::from_secs(2),
+        redis::cmd("PING").query_async::<String>(&mut redis),
+    )
+    .await;
+    let redis = match ping {
+        Ok(Ok(_)) => "ok".to_string(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health: redis unreachable");
+            "unreachable".to_string()
+        }
+        Err(_) => "unreachable".to_string(),
+    };
+    let pool = &state.synthesis.pool;
+    let serving = pool.serving();
+    let mut models = serde_json::Map::new();
+    for slug in state.catalog.models.keys() {
+        let (queued, running) = state.synthesis.queue.depth(slug).await.unwrap_or((0, 0));
+        let live = serving.get(slug).cloned().unwrap_or_default();
+        models.insert(
+            slug.clone(),
+            serde_json::json!({
+                "replicas": live.replicas,
+                "capacity": live.capacity,
+                "in_flight": live.in_flight,
+                "voices_served": live.voices.len(),
+                "queued": queued,
+                "processing": running,
+            }),
+        );
+    }
+    let workers: Vec<serde_json::Value> = pool
+        .replicas()
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "address": r.address,
+                "model": r.info.model_slug,
+                "version": r.info.model_version,
+                "healthy": r.is_healthy(),
+                "capacity": r.info.capacity,
+                "in_flight": r.in_flight(),
+            })
+        })
+        .collect();
+    let unserved = catalog::unserved(&state);
+    let working = postgres == "ok" && redis == "ok";
+    let status = if !working {
+        "down"
+    } else if unserved.is_empty() {
+        "ok"
+    } else {
+        "degraded"
+    };
     (
-        if healthy {
+        if working {
             StatusCode::OK
         } else {
             StatusCode::SERVICE_UNAVAILABLE
         },
         axum::Json(serde_json::json!({
-            "status": if healthy { "ok" } else { "degraded" },
-            "checks": { "postgres": postgres },
+            "status": status,
+            "commit": COMMIT,
+            "checks": {
+                "postgres": postgres,
+                "redis": redis,
+                "events": if state.synthesis.hub.is_connected() { "ok" } else { "reconnecting" },
+            },
+            "models": models,
+            "workers": workers,
+            "unserved": unserved,
         })),
     )
 }

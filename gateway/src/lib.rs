@@ -1,4 +1,5 @@
-//! The yapit gateway: accounts, documents, the model catalogue; next, synthesis.
+//! The yapit gateway: accounts, documents, the model catalogue, and synthesis: a WebSocket for
+//! the player, Redis queues and the audio cache, and gRPC fan-out to TTS worker replicas.
 
 pub mod auth;
 pub mod catalog;
@@ -6,5 +7,9 @@ pub mod config;
 pub mod documents;
 pub mod error;
 pub mod health;
+pub mod listen;
 pub mod startup;
+pub mod synthesis;
 pub mod telemetry;
+pub mod usage;
+pub mod web;

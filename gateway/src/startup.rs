@@ -2,23 +2,25 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::{
-    Router,
-    extract::DefaultBodyLimit,
-    http::{StatusCode, Uri},
-    response::IntoResponse,
-};
+use axum::{Router, extract::DefaultBodyLimit};
 use sqlx::{PgPool, postgres::PgPoolOptions};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio_util::sync::CancellationToken;
+
 use crate::{
     auth::{self, CurrentUser, SignInLimits},
-    catalog,
+    catalog::{self, Catalog},
     config::{ConfigError, GatewayConfig},
     documents::{self, fetch::FetchConfig},
-    error::error_body,
-    health,
+    health, listen,
+    synthesis::{
+        AudioStore, ColdStore, EventHub, Keys, Queue, Synthesis, SynthesisSettings, WorkerPool,
+        dispatch,
+    },
+    usage, web,
 };
 
 /// What every handler shares.
@@ -29,6 +31,11 @@ pub struct AppState {
     pub fetch: FetchConfig,
     /// Set in single-user mode: every request is this user.
     pub local_user: Option<CurrentUser>,
+    pub redis: ConnectionManager,
+    pub catalog: Catalog,
+    pub synthesis: Arc<Synthesis>,
+    /// Cancelled when the gateway stops: dispatchers, probes and pub/sub end with it.
+    pub stop: CancellationToken,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +46,13 @@ pub enum StartupError {
     Database(#[source] sqlx::Error),
     #[error("applying migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot reach Redis at REDIS_URL: {0}")]
+    Redis(#[source] redis::RedisError),
+    #[error("cannot open the audio store at AUDIO_DIR ({path}): {source}")]
+    AudioDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("seeding the catalogue failed: {0}")]
     Seed(#[from] seed::SeedError),
     #[error("cannot listen on {addr}: {source}")]
@@ -86,6 +100,68 @@ impl Application {
             allow: config.fetch_allow_networks()?,
             ..FetchConfig::default()
         };
+        let catalog = Catalog::load(&pool).await.map_err(StartupError::Database)?;
+        let redis_client =
+            redis::Client::open(config.redis_url.expose()).map_err(StartupError::Redis)?;
+        let redis = ConnectionManager::new_with_config(
+            redis_client.clone(),
+            ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(Duration::from_secs(3)))
+                .set_response_timeout(Some(Duration::from_secs(5)))
+                .set_number_of_retries(2)
+                .set_max_delay(Duration::from_secs(1)),
+        )
+        .await
+        .map_err(StartupError::Redis)?;
+        let keys = Keys::new(&config.redis_prefix);
+        let cold = ColdStore::open(
+            config.audio_dir.clone(),
+            config.audio_dir_max_mb.saturating_mul(1024 * 1024),
+        )
+        .await
+        .map_err(|source| StartupError::AudioDir {
+            path: config.audio_dir.clone(),
+            source,
+        })?;
+        let settings = SynthesisSettings {
+            call_timeout: Duration::from_secs(config.worker_call_timeout_secs),
+            max_attempts: config.job_max_attempts,
+            lease: Duration::from_millis(config.job_lease_ms),
+            hot_ttl_secs: config.audio_hot_ttl_secs,
+            probe_every: Duration::from_millis(config.worker_probe_ms),
+        };
+        let pool_of_workers = Arc::new(WorkerPool::new(
+            config.tts_workers.clone(),
+            redis.clone(),
+            keys.clone(),
+        ));
+        // Know the workers before the first request arrives.
+        pool_of_workers.probe().await;
+        let synthesis = Arc::new(Synthesis {
+            pool: pool_of_workers,
+            queue: Arc::new(Queue::new(redis.clone(), keys.clone())),
+            store: Arc::new(AudioStore::new(
+                redis.clone(),
+                keys.clone(),
+                config.audio_hot_ttl_secs,
+                cold,
+            )),
+            hub: Arc::new(EventHub::default()),
+            settings,
+        });
+        let stop = CancellationToken::new();
+        tokio::spawn(Arc::clone(&synthesis.hub).run(redis_client, keys, stop.clone()));
+        tokio::spawn(
+            Arc::clone(&synthesis.pool).run_probes(synthesis.settings.probe_every, stop.clone()),
+        );
+        for model in catalog.models.keys() {
+            tokio::spawn(dispatch::run(
+                Arc::clone(&synthesis),
+                pool.clone(),
+                model.clone(),
+                stop.clone(),
+            ));
+        }
         let listener =
             TcpListener::bind(config.addr)
                 .await
@@ -98,6 +174,10 @@ impl Application {
             pool,
             fetch,
             local_user,
+            redis,
+            catalog,
+            synthesis,
+            stop,
             config,
         });
         let router = Router::new()
@@ -105,7 +185,10 @@ impl Application {
             .merge(documents::router())
             .merge(catalog::router())
             .merge(health::router())
-            .fallback(not_found)
+            .merge(listen::router())
+            .merge(usage::router())
+            .merge(web::router(&state.config.web_dir))
+            .fallback(web::fallback)
             .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
             .layer(TraceLayer::new_for_http())
             .with_state(Arc::clone(&state));
@@ -124,26 +207,34 @@ impl Application {
 
     /// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` resolves. Background work (dispatchers, probes, pub/sub) stops
+    /// with it; a job a dispatcher held goes back to the queue when its lease runs out.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
         tracing::info!(addr = %self.local_addr(), "gateway listening");
-        axum::serve(
+        let stop = self.state.stop.clone();
+        let stopping = stop.clone();
+        let result = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = shutdown => {},
+                _ = stopping.cancelled() => {},
+            }
+        })
         .await
-        .map_err(StartupError::Serve)
+        .map_err(StartupError::Serve);
+        stop.cancel();
+        result
     }
-}
-
-async fn not_found(uri: Uri) -> impl IntoResponse {
-    (
-        StatusCode::NOT_FOUND,
-        axum::Json(error_body(
-            "not_found",
-            &format!("no route for {}", uri.path()),
-        )),
-    )
 }
 
 async fn shutdown_signal() {

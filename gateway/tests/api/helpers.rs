@@ -1,6 +1,13 @@
-use std::{net::SocketAddr, sync::Once};
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{Arc, Once},
+};
 
-use gateway::{config::GatewayConfig, startup::Application};
+use gateway::{
+    config::GatewayConfig,
+    startup::{AppState, Application},
+};
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection, PgPool};
@@ -10,7 +17,37 @@ pub struct TestApp {
     pub address: String,
     pub client: Client,
     pub pool: PgPool,
+    pub state: Arc<AppState>,
+    /// What another gateway needs to share this one's database, queues and audio.
+    pub shared: Shared,
 }
+
+/// The database, Redis namespace and audio folder of a gateway.
+#[derive(Clone)]
+pub struct Shared {
+    pub database_url: String,
+    pub redis_url: String,
+    pub prefix: String,
+    pub audio_dir: PathBuf,
+}
+
+impl Shared {
+    pub async fn fresh() -> Self {
+        Self {
+            database_url: fresh_database().await,
+            redis_url: redis_url(),
+            prefix: format!("test-{}:", Uuid::new_v4().simple()),
+            audio_dir: std::env::temp_dir().join(format!("yapit-audio-{}", Uuid::new_v4())),
+        }
+    }
+}
+
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:63799".into())
+}
+
+/// A worker address where nothing listens (port 9, discard), for tests without synthesis.
+pub const NO_WORKER: &str = "http://127.0.0.1:9";
 
 fn admin_url() -> String {
     std::env::var("DATABASE_URL")
@@ -34,21 +71,37 @@ async fn fresh_database() -> String {
 /// Starts the gateway on a free port against a fresh database. `extra` are command-line
 /// flags on top of the test defaults (which allow URL fetches from 127.0.0.1 only).
 pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    spawn_gateway(Shared::fresh().await, &[NO_WORKER], extra).await
+}
+
+/// Starts a gateway on `shared` state with these workers.
+pub async fn spawn_gateway(shared: Shared, workers: &[&str], extra: &[&str]) -> TestApp {
     static LOGGING: Once = Once::new();
     LOGGING.call_once(|| {
         if std::env::var_os("TEST_LOG").is_some() {
             gateway::telemetry::init(false);
         }
     });
-    let database_url = fresh_database().await;
+    let workers = workers.join(",");
+    let audio_dir = shared.audio_dir.display().to_string();
     let mut args = vec![
         "gateway",
         "--addr",
         "127.0.0.1:0",
         "--database-url",
-        &database_url,
+        &shared.database_url,
+        "--redis-url",
+        &shared.redis_url,
+        "--redis-prefix",
+        &shared.prefix,
+        "--audio-dir",
+        &audio_dir,
+        "--tts-workers",
+        &workers,
         "--fetch-timeout-secs",
         "3",
+        "--worker-probe-ms",
+        "300",
     ];
     if !extra.contains(&"--fetch-allow") {
         args.extend_from_slice(&["--fetch-allow", "127.0.0.1/32"]);
@@ -60,7 +113,8 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         .expect("the gateway starts");
     let address = format!("http://{}", app.local_addr());
     let pool = app.state.pool.clone();
-    tokio::spawn(app.run_until_stopped());
+    let state = Arc::clone(&app.state);
+    tokio::spawn(app.run_until(std::future::pending()));
     TestApp {
         address,
         client: Client::builder()
@@ -68,6 +122,8 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
             .build()
             .unwrap(),
         pool,
+        state,
+        shared,
     }
 }
 
@@ -82,6 +138,19 @@ pub struct User {
 }
 
 impl TestApp {
+    /// Stops this gateway the way a crash would for its listeners and jobs: sockets close,
+    /// held jobs are abandoned to their leases.
+    pub fn kill(&self) {
+        self.state.stop.cancel();
+    }
+
+    pub fn ws_url(&self, token: &str) -> String {
+        format!(
+            "{}/v1/ws/tts?token={token}",
+            self.address.replacen("http://", "ws://", 1)
+        )
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -1,9 +1,16 @@
-//! Gateway integration tests against the real Postgres (a fresh database per test).
-//! They need DATABASE_URL pointing at a server where the user may create databases
-//! (`make test` starts a project-local one).
+//! Gateway integration tests against the real Postgres (a fresh database per test), the real
+//! Redis (a key namespace per test) and the real Kokoro worker, plus a fake worker for faults.
+//! They need DATABASE_URL pointing at a server where the user may create databases, REDIS_URL,
+//! and ORT_DYLIB_PATH (`make test` provides all three).
 
 mod auth;
 mod catalog;
 mod documents;
+mod faults;
 mod helpers;
+mod listener;
+mod speech;
+mod synthesis;
 mod urls;
+mod workers;
+mod ws_frames;

@@ -1,0 +1,224 @@
+//! Dispatchers: take jobs from a model's queue only when a replica has a free call slot, run
+//! them on the worker, retry elsewhere with backoff, and store the audio.
+
+use std::{sync::Arc, time::Duration};
+
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    Event, EventKind, Synthesis, now_ms,
+    queue::Job,
+    wav,
+    workers::{Lease, WorkerError},
+};
+use crate::usage;
+
+/// Runs one model's dispatcher and its lease reaper until `stop`.
+pub async fn run(synthesis: Arc<Synthesis>, pool: PgPool, model: String, stop: CancellationToken) {
+    let reaper = tokio::spawn(reap_forever(
+        Arc::clone(&synthesis),
+        model.clone(),
+        stop.clone(),
+    ));
+    let enqueued = synthesis.hub.enqueued(&model);
+    let released = synthesis.pool.released();
+    while !stop.is_cancelled() {
+        let slot_freed = released.notified();
+        tokio::pin!(slot_freed);
+        slot_freed.as_mut().enable();
+        let Some(lease) = synthesis.pool.try_acquire(&model, None, &[]) else {
+            tokio::select! {
+                _ = slot_freed => {},
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {},
+                _ = stop.cancelled() => break,
+            }
+            continue;
+        };
+        let new_work = enqueued.notified();
+        tokio::pin!(new_work);
+        new_work.as_mut().enable();
+        let deadline = now_ms() + synthesis.settings.lease.as_millis() as u64;
+        match synthesis.queue.claim(&model, deadline).await {
+            Ok(Some(job)) => {
+                let (synthesis, pool, stop) = (Arc::clone(&synthesis), pool.clone(), stop.clone());
+                tokio::spawn(async move {
+                    // A stopping gateway abandons its jobs; their leases run out and another
+                    // gateway takes them again.
+                    tokio::select! {
+                        _ = run_job(synthesis, pool, job, lease) => {},
+                        _ = stop.cancelled() => {},
+                    }
+                });
+            }
+            Ok(None) => {
+                drop(lease);
+                tokio::select! {
+                    _ = new_work => {},
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {},
+                    _ = stop.cancelled() => break,
+                }
+            }
+            Err(e) => {
+                drop(lease);
+                tracing::warn!(model, error = %e, "cannot take jobs from redis; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {},
+                    _ = stop.cancelled() => break,
+                }
+            }
+        }
+    }
+    reaper.abort();
+}
+
+async fn reap_forever(synthesis: Arc<Synthesis>, model: String, stop: CancellationToken) {
+    let every = (synthesis.settings.lease / 3).max(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {},
+            _ = stop.cancelled() => return,
+        }
+        match synthesis
+            .queue
+            .reap(&model, now_ms(), synthesis.settings.max_attempts)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::warn!(
+                    model,
+                    jobs = n,
+                    "re-queued jobs whose dispatcher stopped renewing"
+                );
+                synthesis.hub.enqueued(&model).notify_waiters();
+            }
+            Err(e) => tracing::debug!(model, error = %e, "reaper cannot reach redis"),
+        }
+    }
+}
+
+/// Stops a task when dropped: the lease renewal must end with its job, also when the job's
+/// future is dropped because the gateway stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100 * 4u64.pow(attempt.min(4)))
+}
+
+/// Runs a job to its end: cached, or dead-lettered with the error every listener gets.
+#[tracing::instrument(skip_all, fields(hash = %job.hash, model = %job.model, voice = %job.voice, attempt = job.attempts))]
+async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease) {
+    let settings = synthesis.settings.clone();
+    let _ = synthesis
+        .queue
+        .publish(&Event::new(&job.hash, EventKind::Processing))
+        .await;
+    // Renew the lease while the worker runs, so no other gateway takes the job meanwhile.
+    let _renewing = AbortOnDrop({
+        let synthesis = Arc::clone(&synthesis);
+        let (model, hash) = (job.model.clone(), job.hash.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(synthesis.settings.lease / 3).await;
+                let deadline = now_ms() + synthesis.settings.lease.as_millis() as u64;
+                if let Err(e) = synthesis.queue.renew(&model, &hash, deadline).await {
+                    tracing::debug!(error = %e, "lease renewal failed");
+                }
+            }
+        })
+    });
+    let outcome = attempt_all(&synthesis, &job, first).await;
+    drop(_renewing);
+    match outcome {
+        Ok((pcm, sample_rate)) => {
+            let wav = wav::from_pcm(&pcm, sample_rate);
+            let duration_ms = wav::duration_ms(wav.len() as u64, sample_rate);
+            if let Err(e) = synthesis.store.cold().put(&job.hash, &wav).await {
+                tracing::error!(error = %e, "cannot write to the cold audio store; hot cache only");
+            }
+            if let Err(e) = synthesis
+                .queue
+                .complete(&job, &wav, settings.hot_ttl_secs, duration_ms)
+                .await
+            {
+                // The lease runs out and another dispatcher redoes it: nothing is lost.
+                tracing::error!(error = %e, "cannot record the finished job in redis");
+                return;
+            }
+            tracing::info!(duration_ms, "synthesized");
+            if let Ok(user_id) = job.user_id.parse() {
+                let chars = job.text.chars().count() as i64;
+                if let Err(e) = usage::record(&pool, user_id, chars, duration_ms as i64).await {
+                    tracing::warn!(error = %e, "cannot record usage");
+                }
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "giving up on the job");
+            let message = match &error {
+                WorkerError::Rejected(why) => format!("this text cannot be spoken: {why}"),
+                other => format!("synthesis failed: {other}"),
+            };
+            if let Err(e) = synthesis.queue.bury(&job, &message).await {
+                tracing::error!(error = %e, "cannot dead-letter the job");
+            }
+        }
+    }
+}
+
+/// Tries the job up to the attempt limit, each retry on another replica where one is free.
+async fn attempt_all(
+    synthesis: &Synthesis,
+    job: &Job,
+    first: Lease,
+) -> Result<(Vec<u8>, u32), WorkerError> {
+    let settings = &synthesis.settings;
+    let mut next = Some(first);
+    let mut tried: Vec<String> = Vec::new();
+    let mut last_error = WorkerError::Unreachable("no worker serves this voice".into());
+    for attempt in 0..settings.max_attempts {
+        let lease = match next.take().filter(|l| l.replica.serves(&job.voice)) {
+            Some(lease) => lease,
+            None => {
+                match synthesis
+                    .pool
+                    .acquire(&job.model, &job.voice, &tried, settings.call_timeout)
+                    .await
+                {
+                    Some(lease) => lease,
+                    None => return Err(last_error),
+                }
+            }
+        };
+        let replica = Arc::clone(&lease.replica);
+        let call = replica.synthesize(&job.text, &job.voice, job.speed, &job.hash);
+        let result = match tokio::time::timeout(settings.call_timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(WorkerError::Timeout(settings.call_timeout)),
+        };
+        drop(lease);
+        match result {
+            Ok(audio) => return Ok(audio),
+            Err(e) if e.is_permanent() => return Err(e),
+            Err(e) => {
+                tracing::warn!(replica = %replica.address, attempt, error = %e, "worker call failed");
+                if matches!(e, WorkerError::Unreachable(_) | WorkerError::Truncated) {
+                    replica.mark_down();
+                }
+                tried.push(replica.address.clone());
+                last_error = e;
+            }
+        }
+        if attempt + 1 < settings.max_attempts {
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+    }
+    Err(last_error)
+}

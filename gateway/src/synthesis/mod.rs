@@ -1,0 +1,190 @@
+//! Synthesis: the content-addressed audio cache, the Redis job queues, completion events over
+//! Redis pub/sub, and the dispatchers that fan jobs out over gRPC to worker replicas.
+//!
+//! A listener (a WebSocket or `POST /v1/audio/speech`) computes a block's variant hash, looks in
+//! the cache, and otherwise subscribes to the hash's completion *before* enqueueing it, so a
+//! completion can never slip between the two. Enqueueing a variant that is already queued or
+//! running only joins it: one synthesis however many listeners want it.
+
+pub mod dispatch;
+pub mod events;
+pub mod queue;
+pub mod store;
+pub mod variant;
+pub mod wav;
+pub mod workers;
+
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use serde::{Deserialize, Serialize};
+
+pub use events::{EventHub, HubMessage, Subscription};
+pub use queue::{Enqueued, JobSpec, Queue, Released};
+pub use store::{AudioStore, ColdStore};
+pub use variant::Variant;
+pub use workers::WorkerPool;
+
+/// Redis key names, all under one prefix.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_string(),
+        }
+    }
+    pub fn audio(&self, hash: &str) -> String {
+        format!("{}audio:{hash}", self.prefix)
+    }
+    pub fn job(&self, hash: &str) -> String {
+        format!("{}job:{hash}", self.prefix)
+    }
+    pub fn queue(&self, model: &str) -> String {
+        format!("{}queue:{model}", self.prefix)
+    }
+    pub fn processing(&self, model: &str) -> String {
+        format!("{}processing:{model}", self.prefix)
+    }
+    pub fn dead(&self, model: &str) -> String {
+        format!("{}dead:{model}", self.prefix)
+    }
+    pub fn model_version(&self, model: &str) -> String {
+        format!("{}model-version:{model}", self.prefix)
+    }
+    pub fn events(&self) -> String {
+        format!("{}events", self.prefix)
+    }
+}
+
+/// What happened to a job, published to every gateway.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Event {
+    pub hash: String,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum EventKind {
+    /// A job joined a model's queue: wake that model's dispatchers.
+    Enqueued { model: String },
+    /// A worker started on it.
+    Processing,
+    /// The audio is in the cache.
+    Cached { duration_ms: u64 },
+    /// It was given up on.
+    Error { error: String },
+}
+
+impl Event {
+    pub fn new(hash: &str, kind: EventKind) -> Self {
+        Self {
+            hash: hash.to_string(),
+            kind,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
+
+/// Settings of the pipeline, taken from the gateway configuration.
+#[derive(Debug, Clone)]
+pub struct SynthesisSettings {
+    pub call_timeout: Duration,
+    pub max_attempts: u32,
+    pub lease: Duration,
+    pub hot_ttl_secs: u64,
+    pub probe_every: Duration,
+}
+
+/// The pipeline as handlers see it.
+pub struct Synthesis {
+    pub pool: Arc<WorkerPool>,
+    pub queue: Arc<Queue>,
+    pub store: Arc<AudioStore>,
+    pub hub: Arc<EventHub>,
+    pub settings: SynthesisSettings,
+}
+
+/// What a listener needs to know to start waiting for a variant.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub hash: String,
+    pub sample_rate: u32,
+}
+
+impl Synthesis {
+    /// The variant hash of `text` for a model and voice, using the version of the model the
+    /// live workers run (or ran last, so cached audio still plays while they are down).
+    pub fn target(&self, text: &str, model: &str, voice: &str, speed: f32) -> Option<Target> {
+        let version = self.pool.model_version(model)?;
+        Some(Target {
+            hash: Variant {
+                text,
+                model,
+                model_version: &version.version,
+                voice,
+                speed,
+            }
+            .hash(),
+            sample_rate: version.sample_rate,
+        })
+    }
+
+    /// Playing time of a cached variant; `None` when it is not cached.
+    pub async fn cached_duration_ms(&self, target: &Target) -> Option<u64> {
+        let len = self.store.size(&target.hash).await?;
+        Some(wav::duration_ms(len, target.sample_rate))
+    }
+}
+
+/// The answer to a listener's request for a variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requested {
+    /// Ready: this long.
+    Cached { duration_ms: u64 },
+    /// Subscribed; the completion event will come.
+    Waiting(Enqueued),
+}
+
+impl Synthesis {
+    /// Subscribes `subscription` to the variant's completion, then queues it (or joins the job
+    /// already queued or running). Subscribing first means no completion can be missed.
+    pub async fn request(
+        &self,
+        spec: &JobSpec,
+        target: &Target,
+        score: f64,
+        subscription: &Subscription,
+    ) -> Result<Requested, redis::RedisError> {
+        self.hub.watch(subscription, &spec.hash);
+        match self.queue.enqueue(spec, score, true).await {
+            Ok(Enqueued::Cached) => {
+                self.hub.unwatch(subscription.id, &spec.hash);
+                let duration_ms = self.cached_duration_ms(target).await.unwrap_or(0);
+                Ok(Requested::Cached { duration_ms })
+            }
+            Ok(enqueued) => Ok(Requested::Waiting(enqueued)),
+            Err(e) => {
+                self.hub.unwatch(subscription.id, &spec.hash);
+                Err(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! Per-model job queues in Redis that survive a crash.
+//!
+//! - `queue:{model}` is a sorted set of variant hashes; the score is priority tier × 10¹³ plus
+//!   the enqueue time in ms, so the lowest score goes first and each tier is first-come first-served.
+//! - `job:{hash}` holds the job: its text, voice, speed, the user who caused it, how many
+//!   listeners still want it (`refs`) and how often a dispatcher has taken it (`attempts`).
+//! - `processing:{model}` is a sorted set of the jobs dispatchers hold, scored by lease deadline.
+//!   A dispatcher renews its lease while the worker runs; a lease that runs out (its gateway
+//!   died) puts the job back at the head of its queue, and after `max_attempts` takes it is
+//!   dead-lettered to `dead:{model}` and its listeners hear `error`.
+//!
+//! Every step is one Lua script, so two gateways never see a half-done move.
+
+use redis::{Script, aio::ConnectionManager};
+
+use super::{Event, EventKind, Keys};
+
+/// A tier spans 10¹³ ms (317 years) of enqueue times.
+const TIER_SPAN: f64 = 1e13;
+/// Tiers beyond this share the last one.
+pub const MAX_TIER: u32 = 100;
+
+/// The block at a listener's cursor and the one after it are tier 0; deeper prefetch waits
+/// behind every listener's next sentence, ordered by distance.
+pub fn tier_for(block_idx: i64, cursor: i64) -> u32 {
+    let distance = block_idx - cursor;
+    if (0..=1).contains(&distance) {
+        0
+    } else {
+        distance.unsigned_abs().min(u64::from(MAX_TIER)) as u32
+    }
+}
+
+pub fn score(tier: u32, now_ms: u64) -> f64 {
+    f64::from(tier.min(MAX_TIER)) * TIER_SPAN + now_ms as f64
+}
+
+/// What a listener asks to have synthesized.
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    pub hash: String,
+    pub model: String,
+    pub voice: String,
+    pub speed: f32,
+    pub text: String,
+    pub user_id: String,
+}
+
+/// A job a dispatcher has taken.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub hash: String,
+    pub model: String,
+    pub voice: String,
+    pub speed: f32,
+    pub text: String,
+    pub user_id: String,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// The audio is already in the hot cache.
+    Cached,
+    /// A new job.
+    New,
+    /// Another listener's job, still waiting in the queue: this listener joined it.
+    Queued,
+    /// Another listener's job that a worker is rendering now.
+    Processing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Released {
+    /// Nobody else wanted it: it left the queue and will not be synthesized.
+    Dropped,
+    /// It stays queued for other listeners.
+    Shared,
+    /// A worker is already rendering it; it will be cached.
+    Running,
+    /// No such job (finished or dead).
+    Gone,
+}
+
+const ENQUEUE: &str = r"
+-- KEYS: job, queue, audio, processing   ARGV: hash, score, model, voice, speed, text, user, join
+if redis.call('EXISTS', KEYS[3]) == 1 then return 'cached' end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if ARGV[8] == '1' then redis.call('HINCRBY', KEYS[1], 'refs', 1) end
+  if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+    redis.call('ZADD', KEYS[2], 'LT', ARGV[2], ARGV[1])
+    return 'queued'
+  end
+  if redis.call('ZSCORE', KEYS[4], ARGV[1]) then return 'processing' end
+  -- A job in neither set (left over by a crash): queue it again.
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+  return 'queued'
+end
+redis.call('HSET', KEYS[1], 'model', ARGV[3], 'voice', ARGV[4], 'speed', ARGV[5], 'text', ARGV[6],
+  'user', ARGV[7], 'refs', 1, 'attempts', 0, 'score', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 'new'
+";
+
+const CLAIM: &str = r"
+-- KEYS: queue, processing   ARGV: deadline, job key prefix
+while true do
+  local top = redis.call('ZPOPMIN', KEYS[1])
+  if #top == 0 then return false end
+  local hash = top[1]
+  local job = ARGV[2] .. hash
+  local refs = tonumber(redis.call('HGET', job, 'refs') or '0')
+  if refs > 0 then
+    redis.call('ZADD', KEYS[2], ARGV[1], hash)
+    redis.call('HINCRBY', job, 'attempts', 1)
+    local f = redis.call('HMGET', job, 'model', 'voice', 'speed', 'text', 'user', 'attempts')
+    return {hash, f[1], f[2], f[3], f[4], f[5], f[6]}
+  end
+  -- Every listener left before a worker was free: never synthesized.
+  redis.call('DEL', job)
+end
+";
+
+const RELEASE: &str = r"
+-- KEYS: job, queue, processing   ARGV: hash
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'gone' end
+if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 'running' end
+local refs = redis.call('HINCRBY', KEYS[1], 'refs', -1)
+if refs > 0 then return 'shared' end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[1])
+return 'dropped'
+";
+
+const COMPLETE: &str = r"
+-- KEYS: job, processing, audio   ARGV: hash, wav, ttl, channel, event
+redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1
+";
+
+const BURY: &str = r"
+-- KEYS: job, processing, dead   ARGV: hash, record, channel, event
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[1])
+redis.call('LPUSH', KEYS[3], ARGV[2])
+redis.call('LTRIM', KEYS[3], 0, 999)
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+";
+
+const REAP: &str = r"
+-- KEYS: processing, queue, dead   ARGV: now, max attempts, job key prefix, channel, model
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)
+local requeued = 0
+for _, hash in ipairs(expired) do
+  redis.call('ZREM', KEYS[1], hash)
+  local job = ARGV[3] .. hash
+  local attempts = tonumber(redis.call('HGET', job, 'attempts') or '0')
+  if redis.call('EXISTS', job) == 0 then
+  elseif attempts >= tonumber(ARGV[2]) then
+    redis.call('DEL', job)
+    local why = 'synthesis failed: the job was abandoned ' .. attempts .. ' times'
+    redis.call('LPUSH', KEYS[3], cjson.encode({hash = hash, model = ARGV[5], error = why}))
+    redis.call('LTRIM', KEYS[3], 0, 999)
+    redis.call('PUBLISH', ARGV[4], cjson.encode({hash = hash, kind = 'error', error = why}))
+  else
+    -- Back at the head of the queue: it has waited long enough.
+    redis.call('ZADD', KEYS[2], 0, hash)
+    requeued = requeued + 1
+  end
+end
+return requeued
+";
+
+pub struct Queue {
+    redis: ConnectionManager,
+    keys: Keys,
+    enqueue: Script,
+    claim: Script,
+    release: Script,
+    complete: Script,
+    bury: Script,
+    reap: Script,
+}
+
+impl Queue {
+    pub fn new(redis: ConnectionManager, keys: Keys) -> Self {
+        Self {
+            redis,
+            keys,
+            enqueue: Script::new(ENQUEUE),
+            claim: Script::new(CLAIM),
+            release: Script::new(RELEASE),
+            complete: Script::new(COMPLETE),
+            bury: Script::new(BURY),
+            reap: Script::new(REAP),
+        }
+    }
+
+    /// Adds a job, or joins the listener to the one already queued or running for that
+    /// variant (`join`: count this listener; a re-check of an existing listener passes false).
+    pub async fn enqueue(
+        &self,
+        spec: &JobSpec,
+        score: f64,
+        join: bool,
+    ) -> Result<Enqueued, redis::RedisError> {
+        let mut redis = self.redis.clone();
+        let answer: String = self
+            .enqueue
+            .key(self.keys.job(&spec.hash))
+            .key(self.keys.queue(&spec.model))
+            .key(self.keys.audio(&spec.hash))
+            .key(self.keys.processing(&spec.model))
+            .arg(&spec.hash)
+            .arg(score)
+            .arg(&spec.model)
+            .arg(&spec.voice)
+            .arg(spec.speed)
+            .arg(&spec.text)
+            .arg(&spec.user_id)
+            .arg(if join { "1" } else { "0" })
+            .invoke_async(&mut redis)
+            .await?;
+        let enqueued = match answer.as_str() {
+            "cached" => Enqueued::Cached,
+            "new" => Enqueued::New,
+            "processing" => Enqueued::Processing,
+            _ => Enqueued::Queued,
+        };
+        if enqueued == Enqueued::New || enqueued == Enqueued::Queued {
+            self.publish(&Event::new(
+                &spec.hash,
+                EventKind::Enqueued {
+                    model: spec.model.clone(),
+                },
+            ))
+            .await?;
+        }
+        Ok(enqueued)
+    }
+
+    /// Takes the most urgent job of a model that someone still wants, leasing it until
+    /// `lease_deadline_ms`.
+    pub async fn claim(
+        &self,
+        model: &str,
+        lease_deadline_ms: u64,
+    ) -> Result<Option<Job>, redis::RedisError> {
+        let mut redis = self.redis.clone();
+        let row: Option<(String, String, String, f32, String, String, u32)> = self
+            .claim
+            .key(self.keys.queue(model))
+            .key(self.keys.processing(model))
+            .arg(lease_deadline_ms)
+            .arg(self.keys.job(""))
+            .invoke_async(&mut redis)
+            .await?;
+        Ok(
+            row.map(|(hash, model, voice, speed, text, user_id, attempts)| Job {
+                hash,
+                model,
+                voice,
+                speed,
+                text,
+                user_id,
+                attempts,
+            }),
+        )
+    }
+
+    /// Renews a lease; false when the job is no longer held (it was reaped).
+    pub async fn renew(
+        &self,
+        model: &str,
+        hash: &str,
+        lease_deadline_ms: u64,
+    ) -> Result<bool, redis::RedisError> {
+        let mut redis = self.redis.clone();
+        let changed: i64 = redis::cmd("ZADD")
+            .arg(self.keys.processing(model))
+            .arg("XX")
+            .arg("CH")
+            .arg(lease_deadline_ms)
+            .arg(hash)
+            .query_async(&mut redis)
+            .await?;
+        let held: Option<f64> = redis::cmd("ZSCORE")
+            .arg(self.keys.processing(model))
+            .arg(hash)
+            .query_async(&mut redis)
+            .await?;
+        Ok(changed > 0 || held.is_some())
+    }
+
+    /// One listener no longer wants a job; a queued job nobody wants leaves the queue.
+    pub async fn release(&self, model: &str, hash: &str) -> Result<Released, redis::RedisError> {
+        let mut redis = self.redis.clone();
+        let answer: String = self
+            .release
+            .key(self.keys.job(hash))
+            .key(self.keys.queue(model))
+            .key(self.keys.processing(model))
+            .arg(hash)
+            .invoke_async(&mut redis)
+            .await?;
+        Ok(match answer.as_str() {
+            "dropped" => Released::Dropped,
+            "shared" => Released::Shared,
+            "running" => Released::Running,
+            _ => Released::Gone,
+        })
+    }
+
+    /// Stores the audio in the hot cache, retires the job and tells every gateway.
+    pub async fn complete(
+        &self,
+        job: &Job,
+        wav: &[u8],
+        hot_ttl_secs: u64,
+        duration_ms: u64,
+    ) -> Result<(), redis::RedisError> {
+        let mut redis = self.redis.clone();
+        let event = Event::new(&job.hash, EventKind::Cached { duration_ms });
+        let _: i64 = self
+            .complete
+            .key(self.keys.job(&job.hash))
+            .key(self.keys.processing(&job.model))
+            .key(self.keys.audio(&job.hash))
+            .arg(&job.hash)
+            .arg(wav)
+            .arg(hot_ttl_secs)
+            .arg(self.keys.events())
+            .arg(event.to_json())
+            .invoke_async(&mut redis)
+            .await?;
+        Ok(())
+    }
+
+    /// Gives up on a job: dead-lettered with its error, every listener told.
+    pub async fn bury(&self, job: &Job, error: &str) -> Result<(), redis::RedisError> {
+        let mut redis = self.redis.clone();
+        let record = serde_json::json!({
+            "hash": job.hash, "model": job.model, "voice": job.voice, "error": error,
+            "attempts": job.attempts,
+        });
+        let event = Event::new(
+            &job.hash,
+            EventKind::Error {
+                error: error.to_string(),
+            },
+        );
+        let _: i64 = self
+            .bury
+            .key(self.keys.job(&job.hash))
+            .key(self.keys.processing(&job.model))
+            .key(self.keys.dead(&job.model))
+            .arg(&job.hash)
+            .arg(record.to_string())
+            .arg(self.keys.events())
+            .arg(event.to_json())
+            .invoke_async(&mut redis)
+            .await?;
+        Ok(())
+    }
+
+    /// Puts jobs whose lease ran out back in their queue (or dead-letters them); returns how
+    /// many were re-queued.
+    pub async fn reap(
+        &self,
+        model: &str,
+        now_ms: u64,
+        max_attempts: u32,
+    ) -> Result<u64, redis::RedisError> {
+        let mut redis = self.redis.clone();
+        self.reap
+            .key(self.keys.processing(model))
+            .key(self.keys.queue(model))
+            .key(self.keys.dead(model))
+            .arg(now_ms)
+            .arg(max_attempts)
+            .arg(self.keys.job(""))
+            .arg(self.keys.events())
+            .arg(model)
+            .invoke_async(&mut redis)
+            .await
+    }
+
+    pub async fn publish(&self, event: &Event) -> Result<(), redis::RedisError> {
+        let mut redis = self.redis.clone();
+        redis::cmd("PUBLISH")
+            .arg(self.keys.events())
+            .arg(event.to_json())
+            .query_async::<i64>(&mut redis)
+            .await
+            .map(|_| ())
+    }
+
+    /// Jobs waiting and held, per model (for health and metrics).
+    pub async fn depth(&self, model: &str) -> Result<(u64, u64), redis::RedisError> {
+        let mut redis = self.redis.clone();
+        redis::pipe()
+            .zcard(self.keys.queue(model))
+            .zcard(self.keys.processing(model))
+            .query_async(&mut redis)
+            .await
+    }
+
+    /// The dead-letter list of a model, newest first.
+    pub async fn dead_letters(&self, model: &str) -> Result<Vec<String>, redis::RedisError> {
+        let mut redis = self.redis.clone();
+        redis::cmd("LRANGE")
+            .arg(self.keys.dead(model))
+            .arg(0)
+            .arg(99)
+            .query_async(&mut redis)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_sentence_of_any_listener_goes_before_deep_prefetch() {
+        assert_eq!(tier_for(10, 10), 0);
+        assert_eq!(tier_for(11, 10), 0);
+        assert_eq!(tier_for(12, 10), 2);
+        assert_eq!(tier_for(9, 10), 1);
+        assert_eq!(tier_for(10_000, 0), MAX_TIER);
+        // A deep prefetch block queued long ago still waits behind a new next sentence.
+        assert!(score(0, 2_000_000_000_000) < score(2, 1_000));
+        // Within a tier, first come first served.
+        assert!(score(3, 1_000) < score(3, 1_001));
+    }
+}

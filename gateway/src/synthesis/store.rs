@@ -1,0 +1,255 @@
+//! The audio cache: hot in Redis (with a TTL), cold in content-addressed files bounded in size
+//! with least-recently-used eviction. A file's modification time is its last use.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::SystemTime,
+};
+
+use bytes::Bytes;
+use redis::AsyncCommands;
+use tokio::sync::Mutex;
+
+use super::{Keys, wav};
+
+pub struct AudioStore {
+    redis: redis::aio::ConnectionManager,
+    keys: Keys,
+    hot_ttl_secs: u64,
+    cold: ColdStore,
+}
+
+impl AudioStore {
+    pub fn new(
+        redis: redis::aio::ConnectionManager,
+        keys: Keys,
+        hot_ttl_secs: u64,
+        cold: ColdStore,
+    ) -> Self {
+        Self {
+            redis,
+            keys,
+            hot_ttl_secs,
+            cold,
+        }
+    }
+
+    pub fn cold(&self) -> &ColdStore {
+        &self.cold
+    }
+
+    /// The size in bytes of a cached variant, hot first, then cold; `None` when it is in neither.
+    /// A Redis outage falls through to the cold store.
+    pub async fn size(&self, hash: &str) -> Option<u64> {
+        let mut redis = self.redis.clone();
+        match redis.strlen::<_, u64>(self.keys.audio(hash)).await {
+            Ok(len) if len > 0 => return Some(len),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "hot cache unreachable; trying the cold store"),
+        }
+        self.cold.size(hash).await
+    }
+
+    /// The WAV of a variant, hot first; a cold hit is copied back into the hot cache.
+    pub async fn get(&self, hash: &str) -> Option<Bytes> {
+        let mut redis = self.redis.clone();
+        match redis.get::<_, Option<Vec<u8>>>(self.keys.audio(hash)).await {
+            Ok(Some(wav)) if !wav.is_empty() => return Some(Bytes::from(wav)),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "hot cache unreachable; trying the cold store"),
+        }
+        let wav = self.cold.get(hash).await?;
+        let _: Result<(), _> = redis
+            .set_ex(self.keys.audio(hash), wav.as_ref(), self.hot_ttl_secs)
+            .await;
+        Some(wav)
+    }
+
+    /// Writes a variant to the cold store (so it outlives Redis) and then the hot cache.
+    pub async fn put(&self, hash: &str, wav: &[u8]) -> Result<(), StoreError> {
+        self.cold.put(hash, wav).await?;
+        let mut redis = self.redis.clone();
+        redis
+            .set_ex::<_, _, ()>(self.keys.audio(hash), wav, self.hot_ttl_secs)
+            .await?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("writing to the cold audio store failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("writing to the hot audio cache failed: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+/// Content-addressed WAV files under one folder (`ab/abcdef….wav`), kept under a byte budget.
+#[derive(Clone)]
+pub struct ColdStore {
+    inner: Arc<ColdInner>,
+}
+
+struct ColdInner {
+    root: PathBuf,
+    max_bytes: u64,
+    used: AtomicU64,
+    evicting: Mutex<()>,
+}
+
+impl ColdStore {
+    /// Opens (creating) the folder and counts what it already holds.
+    pub async fn open(root: PathBuf, max_bytes: u64) -> std::io::Result<Self> {
+        tokio::fs::create_dir_all(&root).await?;
+        let used = files(&root).await?.iter().map(|f| f.len).sum::<u64>();
+        Ok(Self {
+            inner: Arc::new(ColdInner {
+                root,
+                max_bytes,
+                used: AtomicU64::new(used),
+                evicting: Mutex::new(()),
+            }),
+        })
+    }
+
+    pub fn used_bytes(&self) -> u64 {
+        self.inner.used.load(Ordering::Relaxed)
+    }
+
+    fn path(&self, hash: &str) -> PathBuf {
+        self.inner.root.join(&hash[..2]).join(format!("{hash}.wav"))
+    }
+
+    pub async fn size(&self, hash: &str) -> Option<u64> {
+        tokio::fs::metadata(self.path(hash))
+            .await
+            .ok()
+            .map(|m| m.len())
+    }
+
+    /// Reads a file and marks it as just used.
+    pub async fn get(&self, hash: &str) -> Option<Bytes> {
+        let path = self.path(hash);
+        let wav = tokio::fs::read(&path).await.ok()?;
+        let _ = tokio::task::spawn_blocking(move || touch(&path)).await;
+        Some(Bytes::from(wav))
+    }
+
+    /// Writes atomically (temporary file, then rename), then evicts the least recently used
+    /// files while the folder is over its budget.
+    pub async fn put(&self, hash: &str, wav: &[u8]) -> std::io::Result<()> {
+        let path = self.path(hash);
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        let existed = tokio::fs::metadata(&path).await.map(|m| m.len()).ok();
+        let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4()));
+        tokio::fs::write(&tmp, wav).await?;
+        tokio::fs::rename(&tmp, &path).await?;
+        let added = (wav.len() as u64).saturating_sub(existed.unwrap_or(0));
+        let used = self.inner.used.fetch_add(added, Ordering::Relaxed) + added;
+        if used > self.inner.max_bytes {
+            self.evict().await?;
+        }
+        Ok(())
+    }
+
+    async fn evict(&self) -> std::io::Result<()> {
+        let _one_at_a_time = self.inner.evicting.lock().await;
+        let mut all = files(&self.inner.root).await?;
+        let mut used: u64 = all.iter().map(|f| f.len).sum();
+        // Down to 90 % of the budget, so the next writes don't each trigger a scan.
+        let target = self.inner.max_bytes / 10 * 9;
+        all.sort_by_key(|f| f.used_at);
+        for file in all {
+            if used <= target {
+                break;
+            }
+            if tokio::fs::remove_file(&file.path).await.is_ok() {
+                used = used.saturating_sub(file.len);
+                tracing::debug!(path = %file.path.display(), "evicted from the cold audio store");
+            }
+        }
+        self.inner.used.store(used, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn touch(path: &Path) {
+    if let Ok(file) = std::fs::File::options().append(true).open(path) {
+        let _ = file.set_modified(SystemTime::now());
+    }
+}
+
+struct StoredFile {
+    path: PathBuf,
+    len: u64,
+    used_at: SystemTime,
+}
+
+async fn files(root: &Path) -> std::io::Result<Vec<StoredFile>> {
+    let root = root.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        for dir in std::fs::read_dir(&root)? {
+            let dir = dir?;
+            if !dir.file_type()?.is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(dir.path())? {
+                let file = file?;
+                let meta = file.metadata()?;
+                if meta.is_file() && file.path().extension().is_some_and(|e| e == "wav") {
+                    out.push(StoredFile {
+                        path: file.path(),
+                        len: meta.len(),
+                        used_at: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// Playing time of a cached variant of `len` bytes at `sample_rate`.
+pub fn duration_ms(len: u64, sample_rate: u32) -> u64 {
+    wav::duration_ms(len, sample_rate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn hash(n: u8) -> String {
+        format!("{n:02x}").repeat(32)
+    }
+
+    #[tokio::test]
+    async fn least_recently_used_files_go_first() {
+        let dir = std::env::temp_dir().join(format!("yapit-cold-{}", uuid::Uuid::new_v4()));
+        let store = ColdStore::open(dir.clone(), 3_000).await.unwrap();
+        store.put(&hash(1), &[1; 1000]).await.unwrap();
+        store.put(&hash(2), &[2; 1000]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Reading 1 makes 2 the least recently used.
+        assert!(store.get(&hash(1)).await.is_some());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        store.put(&hash(3), &[3; 1500]).await.unwrap();
+        assert!(store.get(&hash(2)).await.is_none(), "2 was evicted");
+        assert_eq!(store.get(&hash(1)).await.unwrap().len(), 1000);
+        assert_eq!(store.get(&hash(3)).await.unwrap().len(), 1500);
+        assert!(store.used_bytes() <= 3_000);
+        // A new process counts what is already there.
+        let reopened = ColdStore::open(dir.clone(), 3_000).await.unwrap();
+        assert_eq!(reopened.used_bytes(), 2_500);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,477 @@
+//! The TTS worker replicas: found by resolving the configured addresses, described by their
+//! `Info`, probed periodically, and leased one call slot at a time so no replica ever has more
+//! calls in flight than the capacity it reports.
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use proto::v1::{
+    InfoRequest, InfoResponse, SynthesizeRequest, text_to_speech_client::TextToSpeechClient,
+};
+use redis::AsyncCommands;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tonic::{
+    Code,
+    transport::{Channel, Endpoint},
+};
+
+use super::Keys;
+
+/// What a call to a worker can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("the worker refused the request: {0}")]
+    Rejected(String),
+    #[error("the worker failed: {0}")]
+    Failed(String),
+    #[error("the worker is unreachable: {0}")]
+    Unreachable(String),
+    #[error("the worker stream ended before the last chunk")]
+    Truncated,
+    #[error("the worker took longer than {0:?}")]
+    Timeout(Duration),
+}
+
+impl From<tonic::Status> for WorkerError {
+    fn from(status: tonic::Status) -> Self {
+        let message = status.message().to_string();
+        match status.code() {
+            Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+                WorkerError::Rejected(message)
+            }
+            Code::Unavailable | Code::Cancelled | Code::Unknown => {
+                WorkerError::Unreachable(message)
+            }
+            _ => WorkerError::Failed(message),
+        }
+    }
+}
+
+impl From<tonic::transport::Error> for WorkerError {
+    fn from(error: tonic::transport::Error) -> Self {
+        WorkerError::Unreachable(error.to_string())
+    }
+}
+
+impl WorkerError {
+    /// Retrying the same text elsewhere cannot help.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, WorkerError::Rejected(_))
+    }
+}
+
+/// One worker process at one address.
+pub struct Replica {
+    pub address: String,
+    pub info: InfoResponse,
+    client: TextToSpeechClient<Channel>,
+    slots: Arc<Semaphore>,
+    healthy: AtomicBool,
+}
+
+impl Replica {
+    pub fn serves(&self, voice: &str) -> bool {
+        self.info.voices.iter().any(|v| v.slug == voice)
+    }
+
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    pub fn in_flight(&self) -> usize {
+        (self.info.capacity.max(1) as usize).saturating_sub(self.slots.available_permits())
+    }
+
+    /// Renders `text` completely; returns its PCM (s16le mono) and sample rate.
+    #[tracing::instrument(skip(self, text), fields(replica = %self.address, chars = text.chars().count()))]
+    pub async fn synthesize(
+        &self,
+        text: &str,
+        voice: &str,
+        speed: f32,
+        request_id: &str,
+    ) -> Result<(Vec<u8>, u32), WorkerError> {
+        let mut client = self.client.clone();
+        let mut stream = client
+            .synthesize(SynthesizeRequest {
+                text: text.to_string(),
+                voice: voice.to_string(),
+                speed,
+                request_id: request_id.to_string(),
+            })
+            .await?
+            .into_inner();
+        let mut pcm = Vec::new();
+        while let Some(chunk) = stream.message().await? {
+            pcm.extend_from_slice(&chunk.pcm);
+            if chunk.last {
+                return Ok((pcm, chunk.sample_rate));
+            }
+        }
+        Err(WorkerError::Truncated)
+    }
+
+    /// A failed call: not used again until the next probe answers.
+    pub fn mark_down(&self) {
+        self.healthy.store(false, Ordering::Relaxed);
+    }
+}
+
+/// A call slot on a replica; dropping it frees the slot.
+pub struct Lease {
+    pub replica: Arc<Replica>,
+    _permit: OwnedSemaphorePermit,
+    released: Arc<Notify>,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.released.notify_waiters();
+    }
+}
+
+/// The version and sample rate a model's workers run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelVersion {
+    pub version: String,
+    pub sample_rate: u32,
+}
+
+/// What the live replicas of one model offer.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ModelServing {
+    pub replicas: usize,
+    pub capacity: usize,
+    pub in_flight: usize,
+    pub voices: BTreeSet<String>,
+    pub max_text_chars: usize,
+}
+
+pub struct WorkerPool {
+    targets: Vec<String>,
+    replicas: RwLock<Vec<Arc<Replica>>>,
+    versions: Mutex<HashMap<String, ModelVersion>>,
+    released: Arc<Notify>,
+    redis: redis::aio::ConnectionManager,
+    keys: Keys,
+}
+
+impl WorkerPool {
+    pub fn new(targets: Vec<String>, redis: redis::aio::ConnectionManager, keys: Keys) -> Self {
+        Self {
+            targets: targets
+                .into_iter()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+            replicas: RwLock::new(Vec::new()),
+            versions: Mutex::new(HashMap::new()),
+            released: Arc::new(Notify::new()),
+            redis,
+            keys,
+        }
+    }
+
+    fn snapshot(&self) -> Vec<Arc<Replica>> {
+        self.replicas
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Every known replica, live or not (for health).
+    pub fn replicas(&self) -> Vec<Arc<Replica>> {
+        self.snapshot()
+    }
+
+    /// Notified whenever a call slot is freed.
+    pub fn released(&self) -> Arc<Notify> {
+        Arc::clone(&self.released)
+    }
+
+    /// The live replicas of each model.
+    pub fn serving(&self) -> BTreeMap<String, ModelServing> {
+        let mut models: BTreeMap<String, ModelServing> = BTreeMap::new();
+        for replica in self.snapshot().iter().filter(|r| r.is_healthy()) {
+            let model = models.entry(replica.info.model_slug.clone()).or_default();
+            model.replicas += 1;
+            model.capacity += replica.info.capacity.max(1) as usize;
+            model.in_flight += replica.in_flight();
+            model
+                .voices
+                .extend(replica.info.voices.iter().map(|v| v.slug.clone()));
+            let max = replica.info.max_text_chars as usize;
+            model.max_text_chars = if model.max_text_chars == 0 {
+                max
+            } else {
+                model.max_text_chars.min(max)
+            };
+        }
+        models
+    }
+
+    /// Whether a live replica serves this voice of this model.
+    pub fn serves(&self, model: &str, voice: &str) -> bool {
+        self.snapshot()
+            .iter()
+            .any(|r| r.is_healthy() && r.info.model_slug == model && r.serves(voice))
+    }
+
+    /// The version of a model the live workers run, or the last one seen (so cached audio still
+    /// plays while every worker is down).
+    pub fn model_version(&self, model: &str) -> Option<ModelVersion> {
+        let live = self
+            .snapshot()
+            .iter()
+            .filter(|r| r.is_healthy() && r.info.model_slug == model)
+            .map(|r| ModelVersion {
+                version: r.info.model_version.clone(),
+                sample_rate: r.info.sample_rate,
+            })
+            .min_by(|a, b| a.version.cmp(&b.version));
+        live.or_else(|| {
+            self.versions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(model)
+                .cloned()
+        })
+    }
+
+    /// A free call slot on the least busy live replica of `model` that serves `voice`, avoiding
+    /// the `avoid` addresses while another replica is free.
+    pub fn try_acquire(&self, model: &str, voice: Option<&str>, avoid: &[String]) -> Option<Lease> {
+        let mut candidates: Vec<Arc<Replica>> = self
+            .snapshot()
+            .into_iter()
+            .filter(|r| {
+                r.is_healthy()
+                    && r.info.model_slug == model
+                    && voice.is_none_or(|v| r.serves(v))
+                    && r.slots.available_permits() > 0
+            })
+            .collect();
+        // Most free slots first, then the ones not to avoid.
+        candidates.sort_by_key(|r| {
+            (
+                avoid.contains(&r.address),
+                std::cmp::Reverse(r.slots.available_permits()),
+            )
+        });
+        candidates.into_iter().find_map(|replica| {
+            let permit = Arc::clone(&replica.slots).try_acquire_owned().ok()?;
+            Some(Lease {
+                replica,
+                _permit: permit,
+                released: Arc::clone(&self.released),
+            })
+        })
+    }
+
+    /// Waits up to `patience` for a slot (see [`WorkerPool::try_acquire`]).
+    pub async fn acquire(
+        &self,
+        model: &str,
+        voice: &str,
+        avoid: &[String],
+        patience: Duration,
+    ) -> Option<Lease> {
+        let start = tokio::time::Instant::now();
+        let deadline = start + patience;
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            if let Some(lease) = self.try_acquire(model, Some(voice), avoid) {
+                return Some(lease);
+            }
+            // Busy replicas free up; with none live at all, give the next probe a moment only.
+            if !self.serves(model, voice) && start.elapsed() > NO_REPLICA_PATIENCE {
+                return None;
+            }
+            let wait = tokio::time::sleep_until(
+                deadline.min(tokio::time::Instant::now() + Duration::from_millis(250)),
+            );
+            tokio::select! {
+                _ = released => {},
+                _ = wait => {},
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+        }
+    }
+
+    /// Resolves every target and asks each address for its `Info`, until `stop`.
+    pub async fn run_probes(self: Arc<Self>, every: Duration, stop: CancellationToken) {
+        self.load_versions().await;
+        loop {
+            self.probe().await;
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {},
+                _ = stop.cancelled() => return,
+            }
+        }
+    }
+
+    /// One probe round.
+    pub async fn probe(&self) {
+        let mut addresses = Vec::new();
+        for target in &self.targets {
+            match resolve(target).await {
+                Ok(found) => addresses.extend(found),
+                Err(e) => tracing::warn!(target, error = %e, "cannot resolve worker address"),
+            }
+        }
+        addresses.sort();
+        addresses.dedup();
+        let known: HashMap<String, Arc<Replica>> = self
+            .snapshot()
+            .into_iter()
+            .map(|r| (r.address.clone(), r))
+            .collect();
+        let probes = addresses.into_iter().map(|address| {
+            let existing = known.get(&address).cloned();
+            async move { probe_one(address, existing).await }
+        });
+        let replicas: Vec<Arc<Replica>> = futures_util::future::join_all(probes)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        let mut changed_versions = Vec::new();
+        {
+            let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+            for replica in replicas.iter().filter(|r| r.is_healthy()) {
+                let version = ModelVersion {
+                    version: replica.info.model_version.clone(),
+                    sample_rate: replica.info.sample_rate,
+                };
+                if versions.get(&replica.info.model_slug) != Some(&version) {
+                    versions.insert(replica.info.model_slug.clone(), version.clone());
+                    changed_versions.push((replica.info.model_slug.clone(), version));
+                }
+            }
+        }
+        let mut redis = self.redis.clone();
+        for (model, version) in changed_versions {
+            let value = format!("{}|{}", version.sample_rate, version.version);
+            let _: Result<(), _> = redis.set(self.keys.model_version(&model), value).await;
+        }
+        *self.replicas.write().unwrap_or_else(|e| e.into_inner()) = replicas;
+        self.released.notify_waiters();
+    }
+
+    /// The model versions last seen by any gateway, for when no worker is up at start.
+    async fn load_versions(&self) {
+        let mut redis = self.redis.clone();
+        let Ok(keys) = redis
+            .keys::<_, Vec<String>>(self.keys.model_version("*"))
+            .await
+        else {
+            return;
+        };
+        let prefix = self.keys.model_version("");
+        for key in keys {
+            let Ok(Some(value)) = redis.get::<_, Option<String>>(&key).await else {
+                continue;
+            };
+            let Some((rate, version)) = value.split_once('|') else {
+                continue;
+            };
+            let Ok(sample_rate) = rate.parse() else {
+                continue;
+            };
+            let model = key.trim_start_matches(&prefix).to_string();
+            self.versions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(model)
+                .or_insert(ModelVersion {
+                    version: version.to_string(),
+                    sample_rate,
+                });
+        }
+    }
+}
+
+/// `http://host:port` → one `http://ip:port` per address the host resolves to.
+async fn resolve(target: &str) -> Result<Vec<String>, std::io::Error> {
+    let url = url::Url::parse(target).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| std::io::Error::other("no host"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = url.port_or_known_default().unwrap_or(50051);
+    let scheme = url.scheme();
+    Ok(tokio::net::lookup_host((host, port))
+        .await?
+        .map(|addr| format!("{scheme}://{addr}"))
+        .collect())
+}
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a job waits for a replica to come back when none serving its voice is live.
+const NO_REPLICA_PATIENCE: Duration = Duration::from_secs(3);
+
+/// Asks an address for its `Info`. An answering replica is live; a known replica that does
+/// not answer stays listed but down; an unknown one that does not answer is not listed.
+async fn probe_one(address: String, existing: Option<Arc<Replica>>) -> Option<Arc<Replica>> {
+    let client = match &existing {
+        Some(replica) => replica.client.clone(),
+        None => {
+            let endpoint = Endpoint::from_shared(address.clone())
+                .ok()?
+                .connect_timeout(PROBE_TIMEOUT)
+                .tcp_nodelay(true)
+                .http2_keep_alive_interval(Duration::from_secs(10))
+                .keep_alive_timeout(Duration::from_secs(5));
+            TextToSpeechClient::new(endpoint.connect_lazy())
+                .max_decoding_message_size(64 * 1024 * 1024)
+        }
+    };
+    let answer = tokio::time::timeout(PROBE_TIMEOUT, client.clone().info(InfoRequest {})).await;
+    match answer {
+        Ok(Ok(info)) => {
+            let info = info.into_inner();
+            if let Some(replica) = existing
+                && replica.info == info
+            {
+                if !replica.is_healthy() {
+                    tracing::info!(address, "worker is back");
+                }
+                replica.healthy.store(true, Ordering::Relaxed);
+                return Some(replica);
+            }
+            tracing::info!(
+                address,
+                model = info.model_slug,
+                version = info.model_version,
+                capacity = info.capacity,
+                voices = info.voices.len(),
+                "worker found"
+            );
+            Some(Arc::new(Replica {
+                slots: Arc::new(Semaphore::new(info.capacity.max(1) as usize)),
+                address,
+                info,
+                client,
+                healthy: AtomicBool::new(true),
+            }))
+        }
+        Ok(Err(_)) | Err(_) => {
+            let replica = existing?;
+            if replica.healthy.swap(false, Ordering::Relaxed) {
+                tracing::warn!(address, "worker stopped answering");
+            }
+            Some(replica)
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! Faults: workers dying or stuck, Redis restarting, a gateway dying with jobs in the queue.
+
+use std::time::Duration;
+
+use crate::{
+    helpers::{Shared, spawn_gateway},
+    listener::Listener,
+    synthesis::{STORY, check_audio},
+    workers::{Fault, VOICE, fake_worker, real_worker},
+};
+
+const LONG: &str = "The lighthouse keeper climbed the narrow stairs every evening, counting \
+the steps out loud, and when he reached the lamp he wiped the glass, trimmed the wick, and \
+looked out over the grey water for the ships that were late coming home.";
+
+#[tokio::test]
+async fn a_worker_killed_mid_job_hands_it_to_the_other_replica() {
+    let mut first = real_worker().await;
+    let mut second = real_worker().await;
+    let app = spawn_gateway(
+        Shared::fresh().await,
+        &[first.url.as_str(), second.url.as_str()],
+        &[],
+    )
+    .await;
+    let user = app.sign_up("kill@example.com").await;
+    let id = app.create_text(&user, LONG).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut listener = Listener::connect(&app, &user.token).await;
+    listener.synthesize(&id, &[0], 0).await;
+    // Kill whichever replica took the job, while it runs.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let killed_first = loop {
+        if first.jobs() > 0 {
+            first.kill();
+            break true;
+        }
+        if second.jobs() > 0 {
+            second.kill();
+            break false;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no worker took the job"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let (finals, _) = listener.finals(&[0]).await;
+    assert_eq!(finals[&0]["status"], "cached", "{}", finals[&0]);
+    check_audio(&app, &finals[&0]).await;
+    let survivor = if killed_first { &second } else { &first };
+    assert_eq!(survivor.jobs(), 1, "the surviving replica did the job");
+    let killed = if killed_first { &first } else { &second };
+    let cancelled = killed
+        .engine
+        .stats()
+        .jobs_cancelled
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        cancelled, 1,
+        "the killed replica's job was cut off, not finished"
+    );
+}
+
+#[tokio::test]
+async fn a_stream_cut_off_mid_job_is_retried_on_another_replica() {
+    let crashing = fake_worker(Fault::CrashMidStream).await;
+    let healthy = fake_worker(Fault::None).await;
+    let app = spawn_gateway(
+        Shared::fresh().await,
+        &[crashing.url.as_str(), healthy.url.as_str()],
+        &[],
+    )
+    .await;
+    let user = app.sign_up("crash-stream@example.com").await;
+    let id = app.create_text(&user, STORY).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut listener = Listener::connect(&app, &user.token).await;
+    listener.synthesize(&id, &[1], 1).await;
+    let (finals, _) = listener.finals(&[1]).await;
+    assert_eq!(finals[&1]["status"], "cached", "{}", finals[&1]);
+    assert_eq!(
+        (crashing.calls(), healthy.calls()),
+        (1, 1),
+        "tried once each, in that order"
+    );
+    // Only the complete audio of the healthy replica is kept: 0.1 s, not 0.1 s plus a torn piece.
+    assert_eq!(finals[&1]["duration_ms"], 100);
+}
+
+#[tokio::test]
+async fn a_stuck_worker_gives_listeners_an_error_within_the_timeout() {
+    let stuck = fake_worker(Fault::Slow(Duration::from_secs(600))).await;
+    let app = spawn_gateway(
+        Shared::fresh().await,
+        &[stuck.url.as_str()],
+        &["--worker-call-timeout-secs", "1", "--job-max-attempts", "2"],
+    )
+    .await;
+    let user = app.sign_up("stuck@example.com").await;
+    let id = app.create_text(&user, STORY).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut listener = Listener::connect(&app, &user.token).await;
+    let started = tokio::time::Instant::now();
+    listener.synthesize(&id, &[1], 1).await;
+    let (finals, _) = listener.finals(&[1]).await;
+    assert_eq!(finals[&1]["status"], "error", "{}", finals[&1]);
+    assert!(
+        finals[&1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("synthesis failed"),
+        "{}",
+        finals[&1]
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the error came in time"
+    );
+    assert_eq!(stuck.calls(), 2, "tried the configured number of times");
+    let dead = app
+        .state
+        .synthesis
+        .queue
+        .dead_letters("kokoro")
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1, "the job is dead-lettered: {dead:?}");
+}
+
+#[tokio::test]
+async fn with_every_worker_down_listeners_hear_so_at_once_or_within_the_timeout() {
+    let mut worker = fake_worker(Fault::Slow(Duration::from_secs(600))).await;
+    let app = spawn_gateway(
+        Shared::fresh().await,
+        &[worker.url.as_str()],
+        &["--synthesis-timeout-secs", "2"],
+    )
+    .await;
+    let user = app.sign_up("down@example.com").await;
+    let id = app.create_text(&user, STORY).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut listener = Listener::connect(&app, &user.token).await;
+
+    // A listener waiting on a worker that never answers is told when its timeout passes.
+    listener.synthesize(&id, &[1], 1).await;
+    let (finals, _) = listener.finals(&[1]).await;
+    assert_eq!(finals[&1]["status"], "error");
+    assert!(
+        finals[&1]["error"].as_str().unwrap().contains("within 2 s"),
+        "{}",
+        finals[&1]
+    );
+
+    // Once no worker is up, a request is refused at once, naming the problem.
+    worker.kill();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.state.synthesis.pool.serves("kokoro", VOICE) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the probe noticed the worker is gone"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    listener.synthesize(&id, &[3], 3).await;
+    let reply = listener
+        .next_within(Duration::from_secs(2))
+        .await
+        .expect("an immediate answer");
+    assert_eq!(reply["type"], "error");
+    assert!(
+        reply["error"]
+            .as_str()
+            .unwrap()
+            .contains("not served by any running worker"),
+        "{reply}"
+    );
+    let models = app.get_json("/v1/models", None).await;
+    let kokoro = models["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["slug"] == "kokoro")
+        .unwrap();
+    assert_eq!(kokoro["available"], false);
+}
+
+/// A Redis of its own, so restarting it disturbs no other test.
+struct PrivateRedis {
+    child: tokio::process::Child,
+}
+
+impl PrivateRedis {
+    async fn start(port: u16) -> Self {
+        let child = tokio::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server is installed (make setup)");
+        let redis = Self { child };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return redis;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start on {port}");
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.kill().await;
+        let _ = self.child.wait().await;
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn after_a_redis_restart_the_gateway_reconnects_and_cold_audio_still_plays() {
+    let worker = real_worker().await;
+    let port = free_port();
+    let redis = PrivateRedis::start(port).await;
+    let shared = Shared {
+        redis_url: format!("redis://127.0.0.1:{port}"),
+        ..Shared::fresh().await
+    };
+    let app = spawn_gateway(shared, &[worker.url.as_str()], &[]).await;
+    let user = app.sign_up("restart@example.com").await;
+    let id = app.create_text(&user, STORY).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut listener = Listener::connect(&app, &user.token).await;
+    listener.synthesize(&id, &[1], 1).await;
+    let (before, _) = listener.finals(&[1]).await;
+    assert_eq!(before[&1]["status"], "cached");
+
+    // Redis goes away and comes back empty.
+    redis.stop().await;
+    let health = app.get("/api/health", None).await;
+    assert_eq!(health.status(), 503, "health reports redis down");
+    let _redis = PrivateRedis::start(port).await;
+
+    // The audio made before still plays, from the cold store.
+    check_audio(&app, &before[&1]).await;
+    // New requests work once the gateway has reconnected.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while app.get("/api/health", None).await.status() != 200 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the gateway reconnects to redis"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut fresh = Listener::connect(&app, &user.token).await;
+    fresh.synthesize(&id, &[1, 3], 1).await;
+    let (after, _) = fresh.finals(&[1, 3]).await;
+    assert_eq!(after[&1]["status"], "cached", "{}", after[&1]);
+    assert_eq!(after[&3]["status"], "cached", "{}", after[&3]);
+    check_audio(&app, &after[&3]).await;
+    assert_eq!(
+        worker.jobs(),
+        2,
+        "block 1 came from the cold store, block 3 was synthesized"
+    );
+}
+
+#[tokio::test]
+async fn a_gateway_dying_with_jobs_in_the_queue_loses_none() {
+    let worker = real_worker().await;
+    let lease = ["--job-lease-ms", "1500"];
+    let first = spawn_gateway(Shared::fresh().await, &[worker.url.as_str()], &lease).await;
+    let user = first.sign_up("crash@example.com").await;
+    let id = first.create_text(&user, STORY).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let speakable = [0, 1, 3, 5, 6, 7];
+    let mut listener = Listener::connect(&first, &user.token).await;
+    listener.synthesize(&id, &speakable, 0).await;
+    loop {
+        let message = listener.next().await;
+        if message["status"] == "processing" {
+            break;
+        }
+    }
+    first.kill();
+    let (queued, held) = first.state.synthesis.queue.depth("kokoro").await.unwrap();
+    assert!(
+        queued >= 4,
+        "jobs wait in redis after the gateway died: {queued} queued, {held} held"
+    );
+
+    // Another gateway on the same queues does them all, the abandoned one included.
+    let second = spawn_gateway(first.shared.clone(), &[worker.url.as_str()], &lease).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while second.state.synthesis.queue.depth("kokoro").await.unwrap() != (0, 0) {
+        assert!(tokio::time::Instant::now() < deadline, "the queue drains");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let jobs = worker.jobs();
+    let mut again = Listener::connect(&second, &user.token).await;
+    again.synthesize(&id, &speakable, 0).await;
+    for _ in speakable {
+        let message = again
+            .next_within(Duration::from_secs(5))
+            .await
+            .expect("answered at once");
+        assert_eq!(message["status"], "cached", "{message}");
+    }
+    assert_eq!(worker.jobs(), jobs, "every block was already synthesized");
+}

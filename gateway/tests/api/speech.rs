@@ -1,0 +1,195 @@
+//! `POST /v1/audio/speech` (OpenAI-compatible) and `GET /v1/audio/{hash}`.
+
+use serde_json::json;
+
+use crate::{
+    helpers::{Shared, assert_error, spawn_gateway},
+    synthesis::reader,
+    workers::{VOICE, real_worker},
+};
+
+#[tokio::test]
+async fn speech_goes_through_the_same_cache_and_answers_wav_or_pcm() {
+    let (app, worker, user, _) = reader(&[]).await;
+    let body = json!({"model": "kokoro", "input": "Good morning to you.", "voice": VOICE});
+    let response = app
+        .post_json("/v1/audio/speech", Some(&user.token), &body)
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "audio/wav");
+    let wav = response.bytes().await.unwrap();
+    let reader = hound::WavReader::new(std::io::Cursor::new(&wav)).expect("valid WAV");
+    assert_eq!(reader.spec().sample_rate, 24_000);
+    assert!(
+        reader.duration() > 24_000 / 2,
+        "more than half a second of speech"
+    );
+    assert_eq!(worker.jobs(), 1);
+
+    let pcm = app
+        .post_json(
+            "/v1/audio/speech",
+            Some(&user.token),
+            &json!({"model": "kokoro", "input": "Good morning to you.", "voice": VOICE,
+                    "response_format": "pcm"}),
+        )
+        .await;
+    assert_eq!(pcm.status(), 200);
+    assert_eq!(pcm.headers()["content-type"], "audio/pcm");
+    assert_eq!(
+        pcm.bytes().await.unwrap(),
+        wav.slice(44..),
+        "the same samples, headerless"
+    );
+    assert_eq!(worker.jobs(), 1, "the second request came from the cache");
+
+    for (body, status, code, says) in [
+        (
+            json!({"model": "kokoro", "input": "Hi.", "voice": VOICE, "response_format": "mp3"}),
+            400,
+            "bad_request",
+            "use \"wav\" or \"pcm\"",
+        ),
+        (
+            json!({"model": "kokoro", "input": "Hi.", "voice": "alloy"}),
+            400,
+            "bad_request",
+            "unknown voice \"alloy\"",
+        ),
+        (
+            json!({"model": "kokoro", "input": "   ", "voice": VOICE}),
+            400,
+            "bad_request",
+            "input is empty",
+        ),
+        (
+            json!({"model": "kokoro", "input": "Hi.", "voice": VOICE, "speed": 9.0}),
+            400,
+            "bad_request",
+            "speed 9 is out of range",
+        ),
+        (
+            json!({"model": "kokoro", "input": "a".repeat(5000), "voice": VOICE}),
+            413,
+            "payload_too_large",
+            "at most 4096",
+        ),
+    ] {
+        let response = app
+            .post_json("/v1/audio/speech", Some(&user.token), &body)
+            .await;
+        let message = assert_error(response, status, code).await;
+        assert!(message.contains(says), "{message}");
+    }
+    let anonymous = app
+        .post_json(
+            "/v1/audio/speech",
+            None,
+            &json!({"model": "kokoro",
+        "input": "Hi.", "voice": VOICE}),
+        )
+        .await;
+    assert_error(anonymous, 401, "unauthorized").await;
+    assert_eq!(worker.jobs(), 1, "no refused request reached the worker");
+}
+
+#[tokio::test]
+async fn audio_is_immutable_cacheable_and_seekable() {
+    let worker = real_worker().await;
+    let app = spawn_gateway(Shared::fresh().await, &[worker.url.as_str()], &[]).await;
+    let user = app.sign_up("seek@example.com").await;
+    let target = app
+        .state
+        .synthesis
+        .target("It was cold outside.", "kokoro", VOICE, 1.0)
+        .expect("the live worker's model version is known");
+    let url = format!("/v1/audio/{}", target.hash);
+    assert_error(app.get(&url, None).await, 404, "not_found").await;
+    let speech = app
+        .post_json(
+            "/v1/audio/speech",
+            Some(&user.token),
+            &json!({"model": "kokoro", "input": "It was cold outside.", "voice": VOICE}),
+        )
+        .await;
+    let wav = speech.bytes().await.unwrap();
+
+    let whole = app.get(&url, None).await;
+    assert_eq!(whole.status(), 200);
+    assert_eq!(
+        whole.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(whole.headers()["accept-ranges"], "bytes");
+    let etag = whole.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(
+        whole.bytes().await.unwrap(),
+        wav,
+        "the same audio the speech endpoint made"
+    );
+
+    let part = app
+        .client
+        .get(app.url(&url))
+        .header("range", "bytes=44-143")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 44-143/{}", wav.len()).as_str()
+    );
+    assert_eq!(part.bytes().await.unwrap(), wav.slice(44..144));
+    let tail = app
+        .client
+        .get(app.url(&url))
+        .header("range", "bytes=-10")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tail.bytes().await.unwrap(), wav.slice(wav.len() - 10..));
+    let past = app
+        .client
+        .get(app.url(&url))
+        .header("range", format!("bytes={}-", wav.len() + 5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(past.status(), 416);
+    let unchanged = app
+        .client
+        .get(app.url(&url))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unchanged.status(), 304);
+    for bad in ["/v1/audio/..%2F..%2Fetc%2Fpasswd", "/v1/audio/XYZ"] {
+        assert_error(app.get(bad, None).await, 404, "not_found").await;
+    }
+}
+
+#[tokio::test]
+async fn a_daily_quota_stops_new_synthesis_but_not_cached_audio() {
+    let (app, worker, user, id) = reader(&["--daily-char-quota", "30"]).await;
+    let mut listener = crate::listener::Listener::connect(&app, &user.token).await;
+    listener.synthesize(&id, &[1], 1).await; // "The fox woke early." 19 characters
+    let (finals, _) = listener.finals(&[1]).await;
+    assert_eq!(finals[&1]["status"], "cached");
+    listener.synthesize(&id, &[3], 3).await; // 20 more would pass 30
+    let (finals, _) = listener.finals(&[3]).await;
+    assert_eq!(finals[&3]["status"], "error");
+    assert!(
+        finals[&3]["error"]
+            .as_str()
+            .unwrap()
+            .contains("quota exceeded"),
+        "{}",
+        finals[&3]
+    );
+    listener.synthesize(&id, &[1], 1).await;
+    let (finals, _) = listener.finals(&[1]).await;
+    assert_eq!(finals[&1]["status"], "cached", "cached audio still plays");
+    assert_eq!(worker.jobs(), 1);
+}

@@ -1,0 +1,246 @@
+//! TTS workers for the tests: the real Kokoro worker (in-process, real model, real ONNX
+//! Runtime) and a fake that speaks the same gRPC contract for fault injection.
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use proto::v1::{
+    AudioChunk, Device, InfoRequest, InfoResponse, SynthesizeRequest, Voice,
+    text_to_speech_server::{TextToSpeech, TextToSpeechServer},
+};
+use tokio::sync::oneshot;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+use tts_kokoro_worker::{
+    chunking::ChunkPlan,
+    config::ModelArgs,
+    startup::Application,
+    synthesis::{Engine, EngineConfig},
+};
+
+/// A voice of the local voice packs that the seeded catalogue lists.
+pub const VOICE: &str = "jf_alpha";
+
+pub struct RealWorker {
+    pub url: String,
+    pub engine: Arc<Engine>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl RealWorker {
+    /// Syntheses this worker started.
+    pub fn jobs(&self) -> u64 {
+        self.engine.stats().jobs_started.load(Ordering::Relaxed)
+    }
+
+    /// Stops it with no grace: running calls are cancelled, as when the process is killed.
+    pub fn kill(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn engine_config() -> EngineConfig {
+    let model_dir = std::env::var_os("KOKORO_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../models")));
+    let ort = std::env::var_os("ORT_DYLIB_PATH")
+        .map(PathBuf::from)
+        .expect(
+            "ORT_DYLIB_PATH must point at libonnxruntime.so; run the tests through `make test`",
+        );
+    ModelArgs {
+        model_dir,
+        model: None,
+        voices: None,
+        model_version: Some("test-model".into()),
+        ort_dylib_path: Some(ort),
+        threads: 1,
+        first_chunk_chars: ChunkPlan::default().first_chunk_chars,
+        max_chunk_chars: ChunkPlan::default().max_chunk_chars,
+    }
+    .engine_config(1)
+    .expect("the test worker settings are valid")
+}
+
+/// The real Kokoro worker on a free port, capacity 1, one thread.
+pub async fn real_worker() -> RealWorker {
+    let app = Application::build(
+        engine_config(),
+        "127.0.0.1:0".parse().unwrap(),
+        Duration::ZERO,
+    )
+    .await
+    .expect("the worker starts with the real model");
+    let url = format!("http://{}", app.local_addr());
+    let engine = app.engine();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    RealWorker {
+        url,
+        engine,
+        stop: Some(stop),
+    }
+}
+
+/// How the fake worker misbehaves.
+#[derive(Clone, Copy, Debug)]
+pub enum Fault {
+    /// Answers at once with a short tone.
+    None,
+    /// Takes this long before its first chunk.
+    Slow(Duration),
+    /// Sends one chunk, then fails as a crashing process's stream would.
+    CrashMidStream,
+}
+
+pub struct FakeWorker {
+    pub url: String,
+    pub calls: Arc<AtomicUsize>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl FakeWorker {
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Drop for FakeWorker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl Drop for RealWorker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+struct Fake {
+    fault: Fault,
+    calls: Arc<AtomicUsize>,
+}
+
+/// 0.1 s of a 440 Hz tone at 24 kHz, s16le.
+fn tone() -> Vec<u8> {
+    (0..2400)
+        .flat_map(|i| {
+            let t = i as f32 / 24_000.0;
+            (((t * 440.0 * std::f32::consts::TAU).sin() * 8000.0) as i16).to_le_bytes()
+        })
+        .collect()
+}
+
+type ChunkStream = Pin<Box<dyn Stream<Item = Result<AudioChunk, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl TextToSpeech for Fake {
+    async fn info(&self, _: Request<InfoRequest>) -> Result<Response<InfoResponse>, Status> {
+        Ok(Response::new(InfoResponse {
+            model_slug: "kokoro".into(),
+            model_version: "test-model".into(),
+            sample_rate: 24_000,
+            device: Device::Cpu.into(),
+            threads: 1,
+            // A crashing worker claims more room, so the gateway tries it first.
+            capacity: if matches!(self.fault, Fault::CrashMidStream) {
+                2
+            } else {
+                1
+            },
+            voices: vec![Voice {
+                slug: VOICE.into(),
+                name: "Alpha".into(),
+                language: "ja".into(),
+            }],
+            max_text_chars: 8192,
+        }))
+    }
+
+    type SynthesizeStream = ChunkStream;
+
+    async fn synthesize(
+        &self,
+        _: Request<SynthesizeRequest>,
+    ) -> Result<Response<ChunkStream>, Status> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let fault = self.fault;
+        let stream = async_stream(fault);
+        Ok(Response::new(stream))
+    }
+}
+
+fn async_stream(fault: Fault) -> ChunkStream {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        let chunk = |sequence, last| AudioChunk {
+            pcm: tone(),
+            sample_rate: 24_000,
+            sequence,
+            last,
+            text: String::new(),
+        };
+        match fault {
+            Fault::None => {
+                let _ = tx.send(Ok(chunk(0, true))).await;
+            }
+            Fault::Slow(delay) => {
+                tokio::time::sleep(delay).await;
+                let _ = tx.send(Ok(chunk(0, true))).await;
+            }
+            Fault::CrashMidStream => {
+                let _ = tx.send(Ok(chunk(0, false))).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let _ = tx
+                    .send(Err(Status::unavailable("worker process died")))
+                    .await;
+            }
+        }
+    });
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+pub async fn fake_worker(fault: Fault) -> FakeWorker {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let service = TextToSpeechServer::new(Fake {
+        fault,
+        calls: Arc::clone(&calls),
+    });
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                async {
+                    let _ = stopped.await;
+                },
+            ),
+    );
+    FakeWorker {
+        url: format!("http://{addr}"),
+        calls,
+        stop: Some(stop),
+    }
+}

@@ -1,0 +1,132 @@
+//! Bad input on the WebSocket: each gets an error a person understands, and the socket stays
+//! open (except for an oversized frame, which closes it).
+
+use futures_util::SinkExt;
+use serde_json::{Value, json};
+use tokio_tungstenite::{connect_async, tungstenite::Message};
+
+use crate::{helpers::spawn_app, listener::Listener, synthesis::STORY, workers::VOICE};
+
+async fn error_for(listener: &mut Listener, frame: Message) -> String {
+    listener.ws.send(frame).await.unwrap();
+    let reply: Value = listener.next().await;
+    assert_eq!(reply["type"], "error", "{reply}");
+    reply["error"].as_str().unwrap().to_string()
+}
+
+fn synthesize(document_id: &str, indices: Value) -> Message {
+    Message::Text(
+        json!({
+            "type": "synthesize", "document_id": document_id, "block_indices": indices,
+            "model": "kokoro", "voice": VOICE,
+        })
+        .to_string()
+        .into(),
+    )
+}
+
+#[tokio::test]
+async fn bad_frames_get_clear_errors_and_the_socket_stays_open() {
+    let app = spawn_app().await;
+    let user = app.sign_up("frames@example.com").await;
+    let other = app.sign_up("other@example.com").await;
+    let id = app.create_text(&user, STORY).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let theirs = app.create_text(&other, STORY).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut listener = Listener::connect(&app, &user.token).await;
+
+    let text = |s: &str| Message::Text(s.to_string().into());
+    let cases: Vec<(Message, &str)> = vec![
+        (Message::Binary(vec![1, 2, 3].into()), "binary frames"),
+        (text("{not json"), "invalid JSON"),
+        (text(r#"{"type":"dance"}"#), "unknown message type"),
+        (text(r#"{"type":"synthesize"}"#), "missing field"),
+        (synthesize(&id, json!([-1])), "block -1 does not exist"),
+        (
+            synthesize(&id, json!([99999])),
+            "block 99999 does not exist",
+        ),
+        (synthesize(&id, json!([1e30])), "invalid synthesize message"),
+        (
+            synthesize(&id, json!((0..10_000).collect::<Vec<_>>())),
+            "too many block indices",
+        ),
+        (synthesize(&theirs, json!([0])), "not found"),
+        (
+            text(
+                &json!({"type": "synthesize", "document_id": id, "block_indices": [1],
+                "model": "kokoro", "voice": "nobody"})
+                .to_string(),
+            ),
+            "unknown voice \"nobody\"",
+        ),
+        (
+            text(
+                &json!({"type": "synthesize", "document_id": id, "block_indices": [1],
+                "model": "tts-9", "voice": VOICE})
+                .to_string(),
+            ),
+            "unknown model \"tts-9\"; choose one of: higgs, kokoro",
+        ),
+        (
+            text(&json!({"type": "cursor_moved", "document_id": id, "cursor": -3}).to_string()),
+            "cursor -3 is outside",
+        ),
+    ];
+    for (frame, expected) in cases {
+        let error = error_for(&mut listener, frame).await;
+        assert!(
+            error.contains(expected),
+            "expected {expected:?} in {error:?}"
+        );
+    }
+    let voice_error = error_for(
+        &mut listener,
+        text(
+            &json!({"type": "synthesize", "document_id": id, "block_indices": [1],
+            "model": "kokoro", "voice": "nobody"})
+            .to_string(),
+        ),
+    )
+    .await;
+    assert!(
+        voice_error.contains(VOICE),
+        "the valid voices are named: {voice_error}"
+    );
+
+    // Still open and working: block 2 is a rule, nothing to say.
+    listener.synthesize(&id, &[2], 2).await;
+    let reply = listener.next().await;
+    assert_eq!(reply["status"], "skipped", "{reply}");
+
+    // A frame over 64 KB closes the socket.
+    listener
+        .ws
+        .send(Message::Text("x".repeat(1024 * 1024).into()))
+        .await
+        .unwrap();
+    let (code, reason) = listener.closed().await;
+    assert_eq!((code, reason.as_str()), (1009, "message too big"));
+}
+
+#[tokio::test]
+async fn a_socket_without_a_valid_session_is_closed_as_a_policy_violation() {
+    let app = spawn_app().await;
+    for url in [
+        app.ws_url("not-a-token"),
+        format!("{}/v1/ws/tts", app.address.replacen("http://", "ws://", 1)),
+    ] {
+        let (ws, _) = connect_async(url)
+            .await
+            .expect("the upgrade itself succeeds");
+        let mut listener = Listener { ws };
+        let (code, reason) = listener.closed().await;
+        assert_eq!(code, 1008);
+        assert!(reason.contains("sign in"), "{reason}");
+    }
+}
