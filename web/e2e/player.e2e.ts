@@ -106,6 +106,8 @@ describe('the web player', () => {
   it('signs up', async () => {
     await page.goto(baseUrl);
     await page.waitForURL(/\/sign-in$/);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.screenshot({ path: join(shots, 'sign-in.png') });
     await page.getByRole('link', { name: 'Create an account' }).click();
     await page.getByLabel('E-mail').fill(email);
     await page.getByLabel('Password').fill('a long enough password');
@@ -208,6 +210,7 @@ describe('the web player', () => {
     await page.getByRole('heading', { name: 'Notes on Tidal Pools' }).waitFor();
     expect(await page.locator('.blocks').textContent()).toContain('Crabs, snails and anemones');
     expect(await page.locator('.blocks').textContent()).not.toContain('Copyright nobody');
+    await page.screenshot({ path: join(shots, 'player-article.png') });
   });
 
   it('shows the API message for a URL that cannot be fetched, and for a blocked address', async () => {
