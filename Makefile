@@ -11,16 +11,19 @@ WITH_ORT = ORT_DYLIB_PATH=$${ORT_DYLIB_PATH:-$$(ls $(CURDIR)/.venv/lib/python3*/
 export KOKORO_MODEL_DIR ?= $(CURDIR)/models
 KOKORO_ADDR ?= 127.0.0.1:50051
 KOKORO_THREADS ?= 2
-export KOKORO_ADDR KOKORO_THREADS
+KOKORO_REPLICAS ?= 2
+export KOKORO_ADDR KOKORO_THREADS KOKORO_REPLICAS
 
-.PHONY: help setup models db build dev test lint fmt bench-kokoro clean
+.PHONY: help setup models db redis web build dev test test-web lint fmt bench-kokoro bench-gateway clean
 
 help:
 	@echo "make dev           run the product (installs, fetches the model, builds)"
 	@echo "make test          every check and test (installs and fetches what they need)"
 	@echo "make models        fetch and verify the model files into models/"
 	@echo "make db            start the project-local PostgreSQL"
+	@echo "make redis         start the project-local Redis"
 	@echo "make bench-kokoro  Kokoro worker vs kokoro-onnx: real-time factor, first audio, memory"
+	@echo "make bench-gateway the synthesis pipeline under load, beside redis-benchmark and a direct gRPC call"
 
 setup:
 	@./scripts/setup.sh
@@ -32,24 +35,42 @@ models: setup
 db: setup
 	@scripts/postgres.sh start >/dev/null
 
+# The project-local Redis (own data folder and port; see scripts/redis.sh).
+redis: setup
+	@scripts/redis.sh start >/dev/null
+
+# The web player, built into web/dist (served by the gateway).
+web: setup
+	@scripts/web.sh build
+
 build: setup
 	$(CARGO) build --release --workspace
 
-dev: models db build
+dev: models db redis build web
 	@$(WITH_ORT) scripts/dev.sh
 
 lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test: models db lint
-	$(WITH_ORT) DATABASE_URL=$$(scripts/postgres.sh url) $(CARGO) test --workspace
+test: models db redis lint
+	$(WITH_ORT) DATABASE_URL=$$(scripts/postgres.sh url) REDIS_URL=$$(scripts/redis.sh url) $(CARGO) test --workspace
+	$(MAKE) --no-print-directory test-web
+
+# The web player's unit tests and its end-to-end test in headless Chromium against the real
+# stack (the debug binaries of the gateway and the worker).
+test-web: models db redis
+	$(CARGO) build --workspace --bins
+	$(WITH_ORT) scripts/web.sh test
 
 fmt:
 	$(CARGO) fmt --all
 
 bench-kokoro: models build
 	$(WITH_ORT) python3 bench/bench_kokoro.py --ours-bin ./target/release/tts-kokoro-worker --model-dir $(KOKORO_MODEL_DIR) $(BENCH_ARGS)
+
+bench-gateway: models db redis build
+	$(WITH_ORT) scripts/bench-gateway.sh $(BENCH_ARGS)
 
 clean:
 	$(CARGO) clean
