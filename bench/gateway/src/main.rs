@@ -19,7 +19,8 @@
 //! The voice is the first available voice of `--model` in `GET /v1/models` unless `--voice`.
 //!
 //! The client shares the machine with what it measures: keep it lean. It runs one tokio runtime,
-//! current-thread by default (`--client-threads`), and the report says so.
+//! current-thread by default (`--client-threads`), and the report says so. Before it starts it
+//! waits (`--wait-idle-secs`, 120) for the machine to go quiet; the header says how busy it was.
 //!
 //! # Running it
 //!
@@ -45,6 +46,7 @@
 mod api;
 mod audio;
 mod cached;
+mod idle;
 mod report;
 mod texts;
 mod uncached;
@@ -121,6 +123,9 @@ struct Args {
     /// Worker threads of the client's tokio runtime; 1 is a current-thread runtime.
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
+    /// Before starting, wait at most this long for the machine to go quiet (0: don't wait).
+    #[arg(long, default_value_t = 120.0)]
+    wait_idle_secs: f64,
     /// Where the report is written as well as printed.
     #[arg(long, default_value = ".local/bench-gateway.md")]
     out: PathBuf,
@@ -198,6 +203,11 @@ async fn run(args: &Args) -> Result<Report> {
         "- the bench client ({runtime}) runs on the same cores as the gateway, worker, Redis and \
          Postgres: every number includes its CPU time"
     ));
+    if args.wait_idle_secs > 0.0 {
+        let limit = Duration::from_secs_f64(args.wait_idle_secs);
+        let idle = idle::wait_for_idle(limit, "before the run").await;
+        header.push(format!("- {idle}"));
+    }
     header.push(format!(
         "- command: `{}`",
         std::env::args().collect::<Vec<_>>().join(" ")
@@ -250,6 +260,11 @@ async fn run(args: &Args) -> Result<Report> {
                 );
             }
         }
+    }
+    if args.wait_idle_secs > 0.0 {
+        // One sample, no waiting: other work that started mid-run shows up here.
+        let after = idle::wait_for_idle(Duration::ZERO, "just after the run").await;
+        report.header.push(format!("- {after}"));
     }
     Ok(report)
 }

@@ -214,6 +214,15 @@ impl Report {
                 .collect(),
         );
         let direct = uncached::median_seconds(&comparison.direct);
+        // The worker's real-time factor shows how much of the machine it had: about 2.9 for
+        // this length at 2 threads on a quiet machine (docs/benchmarks.md).
+        let direct_rtf = uncached::median(
+            comparison
+                .direct
+                .iter()
+                .filter_map(|r| Some(r.audio_seconds? / r.wall.as_secs_f64()))
+                .collect(),
+        );
         let overhead = comparison.overhead_percent();
         let (result, verdict) = match overhead {
             Some(o) => (
@@ -224,12 +233,13 @@ impl Report {
         };
         let _ = writeln!(
             out,
-            "| {WHAT}, {} chars{} | 1 client, median of {} | {} | | | direct gRPC `Synthesize` to the worker, same sentences in another order: {} | overhead < {OVERHEAD_TARGET_PERCENT:.0} % | {verdict} ({result}) |",
+            "| {WHAT}, {} chars{} | 1 client, median of {} | {} | | | direct gRPC `Synthesize` to the worker, same sentences in another order: {}{} | overhead < {OVERHEAD_TARGET_PERCENT:.0} % | {verdict} ({result}) |",
             chars.map_or("?".into(), |c| format!("{c:.0}")),
             audio.map_or(String::new(), |a| format!(", {a:.1} s of audio")),
             comparison.pipeline.len(),
             seconds(uncached::median_seconds(&comparison.pipeline)),
             seconds(direct),
+            direct_rtf.map_or(String::new(), |r| format!(" (real-time factor {r:.2})")),
         );
     }
 }
