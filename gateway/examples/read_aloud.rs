@@ -19,7 +19,10 @@ struct Args {
     #[arg(long, default_value = "http://127.0.0.1:8000")]
     url: String,
     /// Text to read (Markdown); `--file` reads it from a file instead.
-    #[arg(long, default_value = "Hello! This is yapit.\n\nIt reads documents aloud.")]
+    #[arg(
+        long,
+        default_value = "Hello! This is yapit.\n\nIt reads documents aloud."
+    )]
     text: String,
     #[arg(long)]
     file: Option<PathBuf>,
@@ -62,19 +65,33 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let id = document["id"].as_str().unwrap_or_default().to_string();
     let blocks = document["block_count"].as_i64().unwrap_or(0);
-    let models: Value = http.get(format!("{}/v1/models", args.url)).send().await?.json().await?;
+    let models: Value = http
+        .get(format!("{}/v1/models", args.url))
+        .send()
+        .await?
+        .json()
+        .await?;
     let voice = match &args.voice {
         Some(voice) => voice.clone(),
         None => models["models"]
             .as_array()
             .and_then(|m| m.iter().find(|m| m["slug"] == args.model.as_str()))
-            .and_then(|m| m["voices"].as_array()?.iter().find(|v| v["available"] == true).cloned())
+            .and_then(|m| {
+                m["voices"]
+                    .as_array()?
+                    .iter()
+                    .find(|v| v["available"] == true)
+                    .cloned()
+            })
             .and_then(|v| v["slug"].as_str().map(str::to_string))
             .ok_or_else(|| anyhow::anyhow!("no available voice of {}", args.model))?,
     };
     println!("document {id}: {blocks} blocks, voice {voice}");
 
-    let ws_url = format!("{}/v1/ws/tts?token={token}", args.url.replacen("http", "ws", 1));
+    let ws_url = format!(
+        "{}/v1/ws/tts?token={token}",
+        args.url.replacen("http", "ws", 1)
+    );
     let (mut ws, _) = connect_async(ws_url).await?;
     let indices: Vec<i64> = (0..blocks).collect();
     for chunk in indices.chunks(32) {
@@ -93,7 +110,9 @@ async fn main() -> anyhow::Result<()> {
             .await
             .map_err(|_| anyhow::anyhow!("no answer for 120 s"))?
             .ok_or_else(|| anyhow::anyhow!("the socket closed"))??;
-        let Message::Text(text) = message else { continue };
+        let Message::Text(text) = message else {
+            continue;
+        };
         let message: Value = serde_json::from_str(&text)?;
         if message["type"] == "error" {
             anyhow::bail!("the gateway refused: {}", message["error"]);
@@ -103,8 +122,18 @@ async fn main() -> anyhow::Result<()> {
         println!("block {idx}: {status}");
         match status {
             "cached" => {
-                let url = format!("{}{}", args.url, message["audio_url"].as_str().unwrap_or_default());
-                let wav = http.get(url).send().await?.error_for_status()?.bytes().await?;
+                let url = format!(
+                    "{}{}",
+                    args.url,
+                    message["audio_url"].as_str().unwrap_or_default()
+                );
+                let wav = http
+                    .get(url)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .bytes()
+                    .await?;
                 let path = args.out.join(format!("block-{idx:04}.wav"));
                 std::fs::write(&path, &wav)?;
                 println!("  {} ms -> {}", message["duration_ms"], path.display());
@@ -117,6 +146,10 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let failed = done.values().filter(|m| m["status"] == "error").count();
-    println!("done: {} blocks, {failed} failed, audio in {}", done.len(), args.out.display());
+    println!(
+        "done: {} blocks, {failed} failed, audio in {}",
+        done.len(),
+        args.out.display()
+    );
     Ok(())
 }

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     Event, EventKind, Synthesis, now_ms,
-    queue::Job,
+    queue::{Job, JobSpec},
     wav,
     workers::{Lease, WorkerError},
 };
@@ -113,8 +113,10 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 /// Runs a job to its end: cached, or dead-lettered with the error every listener gets.
-#[tracing::instrument(skip_all, fields(hash = %job.hash, model = %job.model, voice = %job.voice, attempt = job.attempts))]
+#[tracing::instrument(skip_all, fields(hash = %job.spec.hash, model = %job.spec.model, voice = %job.spec.voice, attempt = job.attempts))]
 async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease) {
+    let attempts = job.attempts;
+    let job = job.spec;
     let settings = synthesis.settings.clone();
     let _ = synthesis
         .queue
@@ -143,6 +145,13 @@ async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease
             if let Err(e) = synthesis.store.cold().put(&job.hash, &wav).await {
                 tracing::error!(error = %e, "cannot write to the cold audio store; hot cache only");
             }
+            // Counted before listeners hear of it, so a quota check right after sees it.
+            if let Ok(user_id) = job.user_id.parse() {
+                let chars = job.text.chars().count() as i64;
+                if let Err(e) = usage::record(&pool, user_id, chars, duration_ms as i64).await {
+                    tracing::warn!(error = %e, "cannot record usage");
+                }
+            }
             if let Err(e) = synthesis
                 .queue
                 .complete(&job, &wav, settings.hot_ttl_secs, duration_ms)
@@ -153,15 +162,9 @@ async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease
                 return;
             }
             tracing::info!(duration_ms, "synthesized");
-            if let Ok(user_id) = job.user_id.parse() {
-                let chars = job.text.chars().count() as i64;
-                if let Err(e) = usage::record(&pool, user_id, chars, duration_ms as i64).await {
-                    tracing::warn!(error = %e, "cannot record usage");
-                }
-            }
         }
         Err(error) => {
-            tracing::warn!(%error, "giving up on the job");
+            tracing::warn!(%error, taken = attempts, "giving up on the job");
             let message = match &error {
                 WorkerError::Rejected(why) => format!("this text cannot be spoken: {why}"),
                 other => format!("synthesis failed: {other}"),
@@ -176,7 +179,7 @@ async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease
 /// Tries the job up to the attempt limit, each retry on another replica where one is free.
 async fn attempt_all(
     synthesis: &Synthesis,
-    job: &Job,
+    job: &JobSpec,
     first: Lease,
 ) -> Result<(Vec<u8>, u32), WorkerError> {
     let settings = &synthesis.settings;

@@ -49,12 +49,8 @@ pub struct JobSpec {
 /// A job a dispatcher has taken.
 #[derive(Debug, Clone)]
 pub struct Job {
-    pub hash: String,
-    pub model: String,
-    pub voice: String,
-    pub speed: f32,
-    pub text: String,
-    pub user_id: String,
+    pub spec: JobSpec,
+    /// How many times a dispatcher has taken it, this time included.
     pub attempts: u32,
 }
 
@@ -261,12 +257,14 @@ impl Queue {
             .await?;
         Ok(
             row.map(|(hash, model, voice, speed, text, user_id, attempts)| Job {
-                hash,
-                model,
-                voice,
-                speed,
-                text,
-                user_id,
+                spec: JobSpec {
+                    hash,
+                    model,
+                    voice,
+                    speed,
+                    text,
+                    user_id,
+                },
                 attempts,
             }),
         )
@@ -318,19 +316,19 @@ impl Queue {
     /// Stores the audio in the hot cache, retires the job and tells every gateway.
     pub async fn complete(
         &self,
-        job: &Job,
+        spec: &JobSpec,
         wav: &[u8],
         hot_ttl_secs: u64,
         duration_ms: u64,
     ) -> Result<(), redis::RedisError> {
         let mut redis = self.redis.clone();
-        let event = Event::new(&job.hash, EventKind::Cached { duration_ms });
+        let event = Event::new(&spec.hash, EventKind::Cached { duration_ms });
         let _: i64 = self
             .complete
-            .key(self.keys.job(&job.hash))
-            .key(self.keys.processing(&job.model))
-            .key(self.keys.audio(&job.hash))
-            .arg(&job.hash)
+            .key(self.keys.job(&spec.hash))
+            .key(self.keys.processing(&spec.model))
+            .key(self.keys.audio(&spec.hash))
+            .arg(&spec.hash)
             .arg(wav)
             .arg(hot_ttl_secs)
             .arg(self.keys.events())
@@ -341,24 +339,23 @@ impl Queue {
     }
 
     /// Gives up on a job: dead-lettered with its error, every listener told.
-    pub async fn bury(&self, job: &Job, error: &str) -> Result<(), redis::RedisError> {
+    pub async fn bury(&self, spec: &JobSpec, error: &str) -> Result<(), redis::RedisError> {
         let mut redis = self.redis.clone();
         let record = serde_json::json!({
-            "hash": job.hash, "model": job.model, "voice": job.voice, "error": error,
-            "attempts": job.attempts,
+            "hash": spec.hash, "model": spec.model, "voice": spec.voice, "error": error,
         });
         let event = Event::new(
-            &job.hash,
+            &spec.hash,
             EventKind::Error {
                 error: error.to_string(),
             },
         );
         let _: i64 = self
             .bury
-            .key(self.keys.job(&job.hash))
-            .key(self.keys.processing(&job.model))
-            .key(self.keys.dead(&job.model))
-            .arg(&job.hash)
+            .key(self.keys.job(&spec.hash))
+            .key(self.keys.processing(&spec.model))
+            .key(self.keys.dead(&spec.model))
+            .arg(&spec.hash)
             .arg(record.to_string())
             .arg(self.keys.events())
             .arg(event.to_json())

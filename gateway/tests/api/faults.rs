@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::{
     helpers::{Shared, spawn_gateway},
-    listener::Listener,
+    listener::{Listener, reading},
     synthesis::{STORY, check_audio},
     workers::{Fault, VOICE, fake_worker, real_worker},
 };
@@ -23,12 +23,7 @@ async fn a_worker_killed_mid_job_hands_it_to_the_other_replica() {
         &[],
     )
     .await;
-    let user = app.sign_up("kill@example.com").await;
-    let id = app.create_text(&user, LONG).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut listener = Listener::connect(&app, &user.token).await;
+    let (_, id, mut listener) = reading(&app, "kill@example.com", LONG).await;
     listener.synthesize(&id, &[0], 0).await;
     // Kill whichever replica took the job, while it runs.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -74,12 +69,7 @@ async fn a_stream_cut_off_mid_job_is_retried_on_another_replica() {
         &[],
     )
     .await;
-    let user = app.sign_up("crash-stream@example.com").await;
-    let id = app.create_text(&user, STORY).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut listener = Listener::connect(&app, &user.token).await;
+    let (_, id, mut listener) = reading(&app, "crash-stream@example.com", STORY).await;
     listener.synthesize(&id, &[1], 1).await;
     let (finals, _) = listener.finals(&[1]).await;
     assert_eq!(finals[&1]["status"], "cached", "{}", finals[&1]);
@@ -101,12 +91,7 @@ async fn a_stuck_worker_gives_listeners_an_error_within_the_timeout() {
         &["--worker-call-timeout-secs", "1", "--job-max-attempts", "2"],
     )
     .await;
-    let user = app.sign_up("stuck@example.com").await;
-    let id = app.create_text(&user, STORY).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut listener = Listener::connect(&app, &user.token).await;
+    let (_, id, mut listener) = reading(&app, "stuck@example.com", STORY).await;
     let started = tokio::time::Instant::now();
     listener.synthesize(&id, &[1], 1).await;
     let (finals, _) = listener.finals(&[1]).await;
@@ -143,12 +128,7 @@ async fn with_every_worker_down_listeners_hear_so_at_once_or_within_the_timeout(
         &["--synthesis-timeout-secs", "2"],
     )
     .await;
-    let user = app.sign_up("down@example.com").await;
-    let id = app.create_text(&user, STORY).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut listener = Listener::connect(&app, &user.token).await;
+    let (_, id, mut listener) = reading(&app, "down@example.com", STORY).await;
 
     // A listener waiting on a worker that never answers is told when its timeout passes.
     listener.synthesize(&id, &[1], 1).await;
@@ -252,12 +232,7 @@ async fn after_a_redis_restart_the_gateway_reconnects_and_cold_audio_still_plays
         ..Shared::fresh().await
     };
     let app = spawn_gateway(shared, &[worker.url.as_str()], &[]).await;
-    let user = app.sign_up("restart@example.com").await;
-    let id = app.create_text(&user, STORY).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut listener = Listener::connect(&app, &user.token).await;
+    let (user, id, mut listener) = reading(&app, "restart@example.com", STORY).await;
     listener.synthesize(&id, &[1], 1).await;
     let (before, _) = listener.finals(&[1]).await;
     assert_eq!(before[&1]["status"], "cached");

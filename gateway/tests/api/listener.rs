@@ -95,3 +95,18 @@ impl Listener {
         (finals, seen)
     }
 }
+
+/// A new user with `text` as a document, and a socket to read it through.
+pub async fn reading(
+    app: &TestApp,
+    email: &str,
+    text: &str,
+) -> (crate::helpers::User, String, Listener) {
+    let user = app.sign_up(email).await;
+    let id = app.create_text(&user, text).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let listener = Listener::connect(app, &user.token).await;
+    (user, id, listener)
+}
