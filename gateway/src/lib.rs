@@ -10,6 +10,8 @@ pub mod health;
 pub mod listen;
 pub mod startup;
 pub mod synthesis;
-pub mod telemetry;
 pub mod usage;
 pub mod web;
+
+/// Log levels unless `RUST_LOG` says otherwise.
+pub const LOG_FILTER: &str = "info,tower_http=info,sqlx=warn";

@@ -9,4 +9,6 @@ pub mod model;
 pub mod server;
 pub mod startup;
 pub mod synthesis;
-pub mod telemetry;
+
+/// Log levels unless `RUST_LOG` says otherwise.
+pub const LOG_FILTER: &str = "info,ort=warn";

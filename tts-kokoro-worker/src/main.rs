@@ -4,8 +4,7 @@ use clap::{Parser, Subcommand};
 use tts_kokoro_worker::{
     cli::{self, BenchArgs, SayArgs},
     config::ServeArgs,
-    startup::{Application, shutdown_signal},
-    telemetry,
+    startup::Application,
 };
 
 /// Kokoro-82M text-to-speech worker for yapit.
@@ -34,7 +33,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format == "json");
+    service::init_logging(cli.log_format == "json", tts_kokoro_worker::LOG_FILTER);
     match cli.command {
         Some(Command::Say(args)) => cli::say(args).await,
         Some(Command::Bench(args)) => cli::bench(args).await,
@@ -46,7 +45,7 @@ async fn main() -> anyhow::Result<()> {
                 Duration::from_secs(serve.shutdown_grace_secs),
             )
             .await?;
-            app.run_until_stopped(shutdown_signal()).await?;
+            app.run_until_stopped(service::shutdown_signal()).await?;
             Ok(())
         }
     }

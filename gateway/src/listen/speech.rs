@@ -14,7 +14,7 @@ use crate::{
     auth::CurrentUser,
     error::{ApiError, Json},
     startup::AppState,
-    synthesis::{EventKind, HubMessage, JobSpec, Requested, Synthesis, queue::score, wav},
+    synthesis::{self, EventKind, HubMessage, JobSpec, Requested, Synthesis, queue::score, wav},
     usage,
 };
 
@@ -66,11 +66,7 @@ pub async fn speech(
         )));
     }
     let speed = request.speed.unwrap_or(1.0);
-    if !(0.5..=2.0).contains(&speed) {
-        return Err(ApiError::BadRequest(format!(
-            "speed {speed} is out of range; use 0.5 to 2.0"
-        )));
-    }
+    synthesis::check_speed(speed).map_err(ApiError::BadRequest)?;
     let input = request.input.trim();
     if input.is_empty() {
         return Err(ApiError::BadRequest(
@@ -90,11 +86,7 @@ pub async fn speech(
         .check(model, voice)
         .map_err(ApiError::BadRequest)?;
     let synthesis = Arc::clone(&state.synthesis);
-    let unserved = || {
-        ApiError::Unavailable(format!(
-            "voice {voice:?} of model {model} is not served by any running worker right now"
-        ))
-    };
+    let unserved = || ApiError::Unavailable(synthesis::unserved(model, voice));
     let target = synthesis
         .target(input, model, voice, speed)
         .ok_or_else(unserved)?;

@@ -25,9 +25,10 @@ use crate::{
     error::ApiError,
     startup::AppState,
     synthesis::{
-        Enqueued, EventKind, HubMessage, JobSpec, Released, Requested, Subscription, Synthesis,
-        Target,
+        self, Enqueued, Event, EventKind, HubMessage, JobSpec, Released, Requested, Subscription,
+        Synthesis, Target,
         queue::{score, tier_for},
+        unserved,
     },
     usage,
 };
@@ -38,8 +39,6 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 const HARD_FRAME_BYTES: usize = 4 * 1024 * 1024;
 const CLOSE_POLICY_VIOLATION: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
-const MIN_SPEED: f32 = 0.5;
-const MAX_SPEED: f32 = 2.0;
 
 #[derive(Deserialize)]
 pub struct TokenQuery {
@@ -326,23 +325,19 @@ impl Session {
         if let Some(document) = self.documents.get(&id) {
             return Ok(Arc::clone(document));
         }
-        let owned: Option<(Uuid,)> =
-            sqlx::query_as("SELECT id FROM documents WHERE id = $1 AND user_id = $2")
-                .bind(id)
-                .bind(self.user.id)
-                .fetch_optional(&self.state.pool)
-                .await
-                .map_err(|_| "cannot read the document right now; try again".to_string())?;
-        if owned.is_none() {
-            return Err(format!("document {id} not found"));
-        }
+        // Every stored document has at least one block, so no rows means not this user's.
         let blocks: Vec<(String, bool)> = sqlx::query_as(
-            "SELECT text, speakable FROM blocks WHERE document_id = $1 ORDER BY idx",
+            "SELECT b.text, b.speakable FROM blocks b JOIN documents d ON d.id = b.document_id
+             WHERE d.id = $1 AND d.user_id = $2 ORDER BY b.idx",
         )
         .bind(id)
+        .bind(self.user.id)
         .fetch_all(&self.state.pool)
         .await
         .map_err(|_| "cannot read the document right now; try again".to_string())?;
+        if blocks.is_empty() {
+            return Err(format!("document {id} not found"));
+        }
         let document = Arc::new(DocumentBlocks { blocks });
         self.documents.insert(id, Arc::clone(&document));
         Ok(document)
@@ -367,11 +362,7 @@ impl Session {
                 indices.len()
             ));
         }
-        if !(MIN_SPEED..=MAX_SPEED).contains(&speed) {
-            return Err(format!(
-                "speed {speed} is out of range; use {MIN_SPEED} to {MAX_SPEED}"
-            ));
-        }
+        synthesis::check_speed(speed)?;
         self.state.catalog.check(model, voice)?;
         let document = self.document(document_id).await?;
         let count = document.blocks.len() as i64;
@@ -494,7 +485,7 @@ impl Session {
             text,
             user_id: self.user.id.to_string(),
         };
-        let score = score(tier_for(key.1, cursor), crate::synthesis::now_ms());
+        let score = score(tier_for(key.1, cursor), synthesis::now_ms());
         let requested = synthesis
             .request(&spec, &target, score, &self.subscription)
             .await
@@ -639,62 +630,33 @@ impl Session {
         }
     }
 
-    async fn on_event(&mut self, event: crate::synthesis::Event) {
-        {
-            {
-                let Some(keys) = self.waiting_on.get(&event.hash) else {
-                    return;
-                };
-                let mut keys: Vec<BlockKey> = keys.iter().copied().collect();
-                keys.sort_unstable();
-                for key in keys {
-                    let Some(pending) = self.pending.get(&key) else {
-                        continue;
-                    };
-                    let (model, voice) = (pending.model.clone(), pending.voice.clone());
-                    match &event.kind {
-                        EventKind::Processing => {
-                            self.status(
-                                key,
-                                BlockStatus::Processing,
-                                None,
-                                None,
-                                None,
-                                &model,
-                                &voice,
-                            )
-                            .await;
-                        }
-                        EventKind::Cached { duration_ms } => {
-                            self.forget(key, false).await;
-                            self.status(
-                                key,
-                                BlockStatus::Cached,
-                                Some(&event.hash),
-                                Some(*duration_ms),
-                                None,
-                                &model,
-                                &voice,
-                            )
-                            .await;
-                        }
-                        EventKind::Error { error } => {
-                            self.forget(key, false).await;
-                            self.status(
-                                key,
-                                BlockStatus::Error,
-                                None,
-                                None,
-                                Some(error),
-                                &model,
-                                &voice,
-                            )
-                            .await;
-                        }
-                        EventKind::Enqueued { .. } => {}
-                    }
-                }
+    async fn on_event(&mut self, event: Event) {
+        let Some(keys) = self.waiting_on.get(&event.hash) else {
+            return;
+        };
+        let mut keys: Vec<BlockKey> = keys.iter().copied().collect();
+        keys.sort_unstable();
+        let (status, audio, duration_ms, error) = match &event.kind {
+            EventKind::Processing => (BlockStatus::Processing, None, None, None),
+            EventKind::Cached { duration_ms } => (
+                BlockStatus::Cached,
+                Some(event.hash.as_str()),
+                Some(*duration_ms),
+                None,
+            ),
+            EventKind::Error { error } => (BlockStatus::Error, None, None, Some(error.as_str())),
+            EventKind::Enqueued { .. } => return,
+        };
+        for key in keys {
+            let Some(pending) = self.pending.get(&key) else {
+                continue;
+            };
+            let (model, voice) = (pending.model.clone(), pending.voice.clone());
+            if status != BlockStatus::Processing {
+                self.forget(key, false).await;
             }
+            self.status(key, status, audio, duration_ms, error, &model, &voice)
+                .await;
         }
     }
 
@@ -717,49 +679,34 @@ impl Session {
                 hash: hash.clone(),
                 sample_rate: pending.sample_rate,
             };
-            if let Some(duration_ms) = self.state.synthesis.cached_duration_ms(&target).await {
-                self.on_event(crate::synthesis::Event::new(
-                    &hash,
-                    EventKind::Cached { duration_ms },
-                ))
-                .await;
-                continue;
-            }
-            let Some(text) = self.text_of(key) else {
-                continue;
-            };
-            let spec = JobSpec {
-                hash: hash.clone(),
-                model: pending.model.clone(),
-                voice: pending.voice.clone(),
-                speed: pending.speed,
-                text,
-                user_id: self.user.id.to_string(),
-            };
-            let cursor = self.cursors.get(&key.0).copied().unwrap_or(key.1);
-            let score = score(tier_for(key.1, cursor), crate::synthesis::now_ms());
-            match self
-                .state
-                .synthesis
-                .queue
-                .enqueue(&spec, score, false)
-                .await
-            {
-                Ok(Enqueued::Cached) => {
-                    let duration_ms = self
-                        .state
-                        .synthesis
-                        .cached_duration_ms(&target)
-                        .await
-                        .unwrap_or(0);
-                    self.on_event(crate::synthesis::Event::new(
-                        &hash,
-                        EventKind::Cached { duration_ms },
-                    ))
-                    .await;
+            let synthesis = Arc::clone(&self.state.synthesis);
+            // The cold store first: a Redis that restarted empty has lost only the hot copy.
+            let mut cached = synthesis.cached_duration_ms(&target).await;
+            if cached.is_none() {
+                let Some(text) = self.text_of(key) else {
+                    continue;
+                };
+                let spec = JobSpec {
+                    hash: hash.clone(),
+                    model: pending.model.clone(),
+                    voice: pending.voice.clone(),
+                    speed: pending.speed,
+                    text,
+                    user_id: self.user.id.to_string(),
+                };
+                let cursor = self.cursors.get(&key.0).copied().unwrap_or(key.1);
+                let score = score(tier_for(key.1, cursor), synthesis::now_ms());
+                match synthesis.queue.enqueue(&spec, score, false).await {
+                    Ok(Enqueued::Cached) => {
+                        cached = Some(synthesis.cached_duration_ms(&target).await.unwrap_or(0));
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "re-check after reconnect failed"),
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "re-check after reconnect failed"),
+            }
+            if let Some(duration_ms) = cached {
+                self.on_event(Event::new(&hash, EventKind::Cached { duration_ms }))
+                    .await;
             }
         }
     }
@@ -818,13 +765,6 @@ async fn release(synthesis: &Synthesis, model: &str, hash: &str) -> Option<Relea
             None
         }
     }
-}
-
-fn unserved(model: &str, voice: &str) -> String {
-    format!(
-        "voice {voice:?} of model {model} is not served by any running worker right now; \
-         choose an available voice from /v1/models"
-    )
 }
 
 /// Reads a client frame, with an error a person can act on.

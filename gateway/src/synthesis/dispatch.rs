@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
 
 use super::{
     Event, EventKind, Synthesis, now_ms,
@@ -98,16 +98,6 @@ async fn reap_forever(synthesis: Arc<Synthesis>, model: String, stop: Cancellati
     }
 }
 
-/// Stops a task when dropped: the lease renewal must end with its job, also when the job's
-/// future is dropped because the gateway stops.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(100 * 4u64.pow(attempt.min(4)))
 }
@@ -122,8 +112,9 @@ async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease
         .queue
         .publish(&Event::new(&job.hash, EventKind::Processing))
         .await;
-    // Renew the lease while the worker runs, so no other gateway takes the job meanwhile.
-    let _renewing = AbortOnDrop({
+    // Renew the lease while the worker runs, so no other gateway takes the job meanwhile. The
+    // renewal ends with the job, also when the job's future is dropped because the gateway stops.
+    let renewing = AbortOnDropHandle::new({
         let synthesis = Arc::clone(&synthesis);
         let (model, hash) = (job.model.clone(), job.hash.clone());
         tokio::spawn(async move {
@@ -137,7 +128,7 @@ async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease
         })
     });
     let outcome = attempt_all(&synthesis, &job, first).await;
-    drop(_renewing);
+    drop(renewing);
     match outcome {
         Ok((pcm, sample_rate)) => {
             let wav = wav::from_pcm(&pcm, sample_rate);

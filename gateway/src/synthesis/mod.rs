@@ -54,8 +54,9 @@ impl Keys {
     pub fn dead(&self, model: &str) -> String {
         format!("{}dead:{model}", self.prefix)
     }
-    pub fn model_version(&self, model: &str) -> String {
-        format!("{}model-version:{model}", self.prefix)
+    /// One hash: model slug → "sample rate|version" last seen on a live worker.
+    pub fn model_versions(&self) -> String {
+        format!("{}model-versions", self.prefix)
     }
     pub fn events(&self) -> String {
         format!("{}events", self.prefix)
@@ -94,6 +95,29 @@ impl Event {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// The speeds every worker accepts (the `tts.v1` contract's range).
+pub const SPEEDS: std::ops::RangeInclusive<f32> = 0.5..=2.0;
+
+/// Refuses a speed no worker accepts, saying which are fine.
+pub fn check_speed(speed: f32) -> Result<(), String> {
+    if SPEEDS.contains(&speed) {
+        return Ok(());
+    }
+    Err(format!(
+        "speed {speed} is out of range; use {} to {}",
+        SPEEDS.start(),
+        SPEEDS.end()
+    ))
+}
+
+/// What a listener hears when no live worker serves the voice it asked for.
+pub fn unserved(model: &str, voice: &str) -> String {
+    format!(
+        "voice {voice:?} of model {model} is not served by any running worker right now; \
+         choose an available voice from /v1/models"
+    )
 }
 
 pub fn now_ms() -> u64 {

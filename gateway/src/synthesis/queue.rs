@@ -270,28 +270,22 @@ impl Queue {
         )
     }
 
-    /// Renews a lease; false when the job is no longer held (it was reaped).
+    /// Renews a lease, if the job is still held (a reaped job is not taken back).
     pub async fn renew(
         &self,
         model: &str,
         hash: &str,
         lease_deadline_ms: u64,
-    ) -> Result<bool, redis::RedisError> {
+    ) -> Result<(), redis::RedisError> {
         let mut redis = self.redis.clone();
-        let changed: i64 = redis::cmd("ZADD")
+        redis::cmd("ZADD")
             .arg(self.keys.processing(model))
             .arg("XX")
-            .arg("CH")
             .arg(lease_deadline_ms)
             .arg(hash)
-            .query_async(&mut redis)
-            .await?;
-        let held: Option<f64> = redis::cmd("ZSCORE")
-            .arg(self.keys.processing(model))
-            .arg(hash)
-            .query_async(&mut redis)
-            .await?;
-        Ok(changed > 0 || held.is_some())
+            .query_async::<i64>(&mut redis)
+            .await
+            .map(|_| ())
     }
 
     /// One listener no longer wants a job; a queued job nobody wants leaves the queue.

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use redis::AsyncCommands;
 use tokio::sync::Mutex;
 
-use super::{Keys, wav};
+use super::Keys;
 
 pub struct AudioStore {
     redis: redis::aio::ConnectionManager,
@@ -68,24 +68,6 @@ impl AudioStore {
             .await;
         Some(wav)
     }
-
-    /// Writes a variant to the cold store (so it outlives Redis) and then the hot cache.
-    pub async fn put(&self, hash: &str, wav: &[u8]) -> Result<(), StoreError> {
-        self.cold.put(hash, wav).await?;
-        let mut redis = self.redis.clone();
-        redis
-            .set_ex::<_, _, ()>(self.keys.audio(hash), wav, self.hot_ttl_secs)
-            .await?;
-        Ok(())
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("writing to the cold audio store failed: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("writing to the hot audio cache failed: {0}")]
-    Redis(#[from] redis::RedisError),
 }
 
 /// Content-addressed WAV files under one folder (`ab/abcdef….wav`), kept under a byte budget.
@@ -216,11 +198,6 @@ async fn files(root: &Path) -> std::io::Result<Vec<StoredFile>> {
     })
     .await
     .map_err(std::io::Error::other)?
-}
-
-/// Playing time of a cached variant of `len` bytes at `sample_rate`.
-pub fn duration_ms(len: u64, sample_rate: u32) -> u64 {
-    wav::duration_ms(len, sample_rate)
 }
 
 #[cfg(test)]

@@ -363,7 +363,7 @@ impl WorkerPool {
         let mut redis = self.redis.clone();
         for (model, version) in changed_versions {
             let value = format!("{}|{}", version.sample_rate, version.version);
-            let _: Result<(), _> = redis.set(self.keys.model_version(&model), value).await;
+            let _: Result<(), _> = redis.hset(self.keys.model_versions(), model, value).await;
         }
         *self.replicas.write().unwrap_or_else(|e| e.into_inner()) = replicas;
         self.released.notify_waiters();
@@ -372,32 +372,24 @@ impl WorkerPool {
     /// The model versions last seen by any gateway, for when no worker is up at start.
     async fn load_versions(&self) {
         let mut redis = self.redis.clone();
-        let Ok(keys) = redis
-            .keys::<_, Vec<String>>(self.keys.model_version("*"))
+        let Ok(seen) = redis
+            .hgetall::<_, HashMap<String, String>>(self.keys.model_versions())
             .await
         else {
             return;
         };
-        let prefix = self.keys.model_version("");
-        for key in keys {
-            let Ok(Some(value)) = redis.get::<_, Option<String>>(&key).await else {
-                continue;
-            };
+        let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        for (model, value) in seen {
             let Some((rate, version)) = value.split_once('|') else {
                 continue;
             };
             let Ok(sample_rate) = rate.parse() else {
                 continue;
             };
-            let model = key.trim_start_matches(&prefix).to_string();
-            self.versions
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(model)
-                .or_insert(ModelVersion {
-                    version: version.to_string(),
-                    sample_rate,
-                });
+            versions.entry(model).or_insert(ModelVersion {
+                version: version.to_string(),
+                sample_rate,
+            });
         }
     }
 }

@@ -79,7 +79,7 @@ pub async fn spawn_gateway(shared: Shared, workers: &[&str], extra: &[&str]) -> 
     static LOGGING: Once = Once::new();
     LOGGING.call_once(|| {
         if std::env::var_os("TEST_LOG").is_some() {
-            gateway::telemetry::init(false);
+            service::init_logging(false, gateway::LOG_FILTER);
         }
     });
     let workers = workers.join(",");

@@ -91,7 +91,7 @@ pub async fn spawn_worker(settings: WorkerSettings) -> TestWorker {
     static LOGGING: Once = Once::new();
     LOGGING.call_once(|| {
         if std::env::var_os("TEST_LOG").is_some() {
-            tts_kokoro_worker::telemetry::init(false);
+            service::init_logging(false, tts_kokoro_worker::LOG_FILTER);
         }
     });
     let app = Application::build(
