@@ -41,6 +41,20 @@ async fn insert_model(pool: &PgPool, slug: &str, name: &str, sample_rate: i32) -
     .unwrap()
 }
 
+/// A row in a table of someone else's (`scratch_refs`) pointing at a model, with the default
+/// NO ACTION: what a merge must move, and cannot delete past.
+async fn reference_from_elsewhere(pool: &PgPool, model_id: i64) {
+    sqlx::query("CREATE TABLE scratch_refs (model_id bigint NOT NULL REFERENCES models (id))")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO scratch_refs (model_id) VALUES ($1)")
+        .bind(model_id)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
 async fn insert_voice(pool: &PgPool, model_id: i64, slug: &str, name: &str, lang: &str) -> i64 {
     sqlx::query_scalar(
         "INSERT INTO voices (model_id, slug, name, lang) VALUES ($1, $2, $3, $4) RETURNING id",
@@ -162,15 +176,7 @@ async fn legacy_slug_is_renamed_in_place(pool: PgPool) {
     let legacy = insert_model(&pool, "kokoro-cpu", "Kokoro (CPU)", 22050).await;
     let heart = insert_voice(&pool, legacy, "af_heart", "heart", "en").await;
     let custom = insert_voice(&pool, legacy, "my_voice", "Mine", "en-US").await;
-    sqlx::query("CREATE TABLE scratch_refs (model_id bigint NOT NULL REFERENCES models (id))")
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO scratch_refs (model_id) VALUES ($1)")
-        .bind(legacy)
-        .execute(&pool)
-        .await
-        .unwrap();
+    reference_from_elsewhere(&pool, legacy).await;
 
     let catalog = Catalog::builtin();
     let drift = check(&pool, &catalog).await.unwrap();
@@ -409,15 +415,7 @@ async fn a_failing_apply_rolls_back_everything(pool: PgPool) {
     // Something the merge cannot delete past: a NO ACTION reference to the legacy row.
     insert_model(&pool, "kokoro", "Kokoro 82M", 24000).await;
     let legacy = insert_model(&pool, "kokoro-cpu", "Kokoro (CPU)", 24000).await;
-    sqlx::query("CREATE TABLE scratch_refs (model_id bigint NOT NULL REFERENCES models (id))")
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO scratch_refs (model_id) VALUES ($1)")
-        .bind(legacy)
-        .execute(&pool)
-        .await
-        .unwrap();
+    reference_from_elsewhere(&pool, legacy).await;
     let before = (models(&pool).await, voices(&pool).await);
     let err = apply(&pool, &Catalog::builtin()).await.unwrap_err();
     assert!(matches!(err, seed::SeedError::Database(_)), "{err:?}");

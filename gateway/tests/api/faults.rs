@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::{
-    helpers::{Shared, spawn_gateway},
+    helpers::{Shared, spawn_gateway, wait_until},
     listener::{Listener, reading},
     synthesis::{STORY, check_audio},
     workers::{Fault, VOICE, fake_worker, real_worker},
@@ -142,14 +142,12 @@ async fn with_every_worker_down_listeners_hear_so_at_once_or_within_the_timeout(
 
     // Once no worker is up, a request is refused at once, naming the problem.
     worker.kill();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while app.state.synthesis.pool.serves("kokoro", VOICE) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the probe noticed the worker is gone"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until(
+        "the probe notices the worker is gone",
+        Duration::from_secs(10),
+        || async { !app.state.synthesis.pool.serves("kokoro", VOICE) },
+    )
+    .await;
     listener.synthesize(&id, &[3], 3).await;
     let reply = listener
         .next_within(Duration::from_secs(2))
@@ -163,14 +161,7 @@ async fn with_every_worker_down_listeners_hear_so_at_once_or_within_the_timeout(
             .contains("not served by any running worker"),
         "{reply}"
     );
-    let models = app.get_json("/v1/models", None).await;
-    let kokoro = models["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["slug"] == "kokoro")
-        .unwrap();
-    assert_eq!(kokoro["available"], false);
+    assert_eq!(app.model("kokoro").await["available"], false);
 }
 
 /// A Redis of its own, so restarting it disturbs no other test.
@@ -246,14 +237,12 @@ async fn after_a_redis_restart_the_gateway_reconnects_and_cold_audio_still_plays
     // The audio made before still plays, from the cold store.
     check_audio(&app, &before[&1]).await;
     // New requests work once the gateway has reconnected.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while app.get("/api/health", None).await.status() != 200 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the gateway reconnects to redis"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_until(
+        "the gateway reconnects to redis",
+        Duration::from_secs(30),
+        || async { app.get("/api/health", None).await.status() == 200 },
+    )
+    .await;
     let mut fresh = Listener::connect(&app, &user.token).await;
     fresh.synthesize(&id, &[1, 3], 1).await;
     let (after, _) = fresh.finals(&[1, 3]).await;
@@ -295,11 +284,10 @@ async fn a_gateway_dying_with_jobs_in_the_queue_loses_none() {
 
     // Another gateway on the same queues does them all, the abandoned one included.
     let second = spawn_gateway(first.shared.clone(), &[worker.url.as_str()], &lease).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while second.state.synthesis.queue.depth("kokoro").await.unwrap() != (0, 0) {
-        assert!(tokio::time::Instant::now() < deadline, "the queue drains");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_until("the queue drains", Duration::from_secs(120), || async {
+        second.state.synthesis.queue.depth("kokoro").await.unwrap() == (0, 0)
+    })
+    .await;
     let jobs = worker.jobs();
     let mut again = Listener::connect(&second, &user.token).await;
     again.synthesize(&id, &speakable, 0).await;

@@ -197,6 +197,18 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// One model of `GET /v1/models`.
+    pub async fn model(&self, slug: &str) -> Value {
+        let models = self.get_json("/v1/models", None).await;
+        models["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["slug"] == slug)
+            .unwrap_or_else(|| panic!("no model {slug} in {models}"))
+            .clone()
+    }
+
     pub async fn sign_up(&self, email: &str) -> User {
         let response = self
             .post_json(
@@ -290,4 +302,20 @@ pub async fn fixture_server() -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
     addr
+}
+
+/// Polls `check` until it holds; fails naming `what` once `patience` has passed.
+pub async fn wait_until<F, Fut>(what: &str, patience: std::time::Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: still not so after {patience:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

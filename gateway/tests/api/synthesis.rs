@@ -210,14 +210,7 @@ async fn two_gateways_share_queues_and_completions() {
 #[tokio::test]
 async fn models_and_health_say_which_voices_a_live_worker_serves() {
     let (app, worker, _user, _id) = reader(&[]).await;
-    let models = app.get_json("/v1/models", None).await;
-    let kokoro = models["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["slug"] == "kokoro")
-        .unwrap()
-        .clone();
+    let kokoro = app.model("kokoro").await;
     assert_eq!(kokoro["available"], true);
     let served: Vec<&str> = worker
         .engine
@@ -229,12 +222,7 @@ async fn models_and_health_say_which_voices_a_live_worker_serves() {
         let slug = voice["slug"].as_str().unwrap();
         assert_eq!(voice["available"], served.contains(&slug), "{voice}");
     }
-    let higgs = models["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["slug"] == "higgs")
-        .unwrap();
+    let higgs = app.model("higgs").await;
     assert_eq!(
         higgs["available"], false,
         "no higgs worker runs in the tests"
