@@ -586,10 +586,10 @@ impl Session {
         Ok(())
     }
 
-    /// Evicts this document's queued blocks outside the window around the new cursor. A block a
-    /// worker already renders stays: its audio is nearly there.
+    /// Evicts this document's queued blocks outside the window around the new cursor (a block a
+    /// worker already renders stays: its audio is nearly there) and re-ranks the rest from it.
     async fn move_cursor(&mut self, document_id: Uuid, cursor: i64) {
-        self.cursors.insert(document_id, cursor);
+        let previous = self.cursors.insert(document_id, cursor);
         let (behind, ahead) = self.window();
         let outside: Vec<BlockKey> = self
             .pending
@@ -620,6 +620,29 @@ impl Session {
                 block_indices: evicted,
             })
             .await;
+        }
+        if previous != Some(cursor) {
+            self.raise_pending(document_id, cursor).await;
+        }
+    }
+
+    /// After a seek, the block the listener now stands on must not wait behind the prefetch it
+    /// asked for before: each block still queued moves up to its tier from the new cursor.
+    async fn raise_pending(&mut self, document_id: Uuid, cursor: i64) {
+        let now = synthesis::now_ms();
+        let mut by_model: HashMap<&str, Vec<(f64, &str)>> = HashMap::new();
+        for ((doc, idx), pending) in &self.pending {
+            if *doc == document_id {
+                by_model
+                    .entry(&pending.model)
+                    .or_default()
+                    .push((score(tier_for(*idx, cursor), now), &pending.hash));
+            }
+        }
+        for (model, scored) in by_model {
+            if let Err(e) = self.state.synthesis.queue.raise(model, &scored).await {
+                tracing::warn!(error = %e, "cannot re-rank queued blocks after a seek");
+            }
         }
     }
 

@@ -20,15 +20,12 @@ const TIER_SPAN: f64 = 1e13;
 /// Tiers beyond this share the last one.
 pub const MAX_TIER: u32 = 100;
 
-/// The block at a listener's cursor and the one after it are tier 0; deeper prefetch waits
-/// behind every listener's next sentence, ordered by distance.
+/// A block's tier is its distance from the listener's cursor: every listener's current block
+/// (tier 0: someone is waiting in silence) goes first, then every listener's next sentence, and
+/// deeper prefetch after both. Blocks one message asks for share an enqueue time, so the tier
+/// alone keeps them in reading order.
 pub fn tier_for(block_idx: i64, cursor: i64) -> u32 {
-    let distance = block_idx - cursor;
-    if (0..=1).contains(&distance) {
-        0
-    } else {
-        distance.unsigned_abs().min(u64::from(MAX_TIER)) as u32
-    }
+    (block_idx - cursor).unsigned_abs().min(u64::from(MAX_TIER)) as u32
 }
 
 pub fn score(tier: u32, now_ms: u64) -> f64 {
@@ -288,6 +285,25 @@ impl Queue {
             .map(|_| ())
     }
 
+    /// Moves queued jobs of a model up to these scores where that is sooner than where they
+    /// stand (a listener's cursor came closer). Running, finished and more urgent jobs stay.
+    pub async fn raise(
+        &self,
+        model: &str,
+        scored: &[(f64, &str)],
+    ) -> Result<(), redis::RedisError> {
+        if scored.is_empty() {
+            return Ok(());
+        }
+        let mut command = redis::cmd("ZADD");
+        command.arg(self.keys.queue(model)).arg("XX").arg("LT");
+        for (score, hash) in scored {
+            command.arg(*score).arg(*hash);
+        }
+        let mut redis = self.redis.clone();
+        command.query_async::<i64>(&mut redis).await.map(|_| ())
+    }
+
     /// One listener no longer wants a job; a queued job nobody wants leaves the queue.
     pub async fn release(&self, model: &str, hash: &str) -> Result<Released, redis::RedisError> {
         let mut redis = self.redis.clone();
@@ -419,7 +435,7 @@ mod tests {
     #[test]
     fn the_next_sentence_of_any_listener_goes_before_deep_prefetch() {
         assert_eq!(tier_for(10, 10), 0);
-        assert_eq!(tier_for(11, 10), 0);
+        assert_eq!(tier_for(11, 10), 1);
         assert_eq!(tier_for(12, 10), 2);
         assert_eq!(tier_for(9, 10), 1);
         assert_eq!(tier_for(10_000, 0), MAX_TIER);

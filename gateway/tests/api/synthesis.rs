@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use crate::{
     helpers::{Shared, TestApp, User, spawn_gateway},
-    listener::Listener,
-    workers::{RealWorker, VOICE, real_worker},
+    listener::{Listener, reading},
+    workers::{Fault, RealWorker, VOICE, fake_worker, real_worker},
 };
 
 pub const STORY: &str = "# A short story\n\nThe fox woke early.\n\n---\n\nIt was cold outside.\n\n\
@@ -178,6 +178,89 @@ async fn moving_the_cursor_evicts_queued_blocks_and_they_are_never_synthesized()
     );
     let (queued, running) = app.state.synthesis.queue.depth("kokoro").await.unwrap();
     assert_eq!((queued, running), (0, 0), "nothing is left in the queue");
+}
+
+#[tokio::test]
+async fn one_readers_next_sentence_goes_ahead_of_another_readers_prefetch() {
+    // One slow replica with one call slot: the order of its calls is the order of the queue.
+    let worker = fake_worker(Fault::Slow(Duration::from_millis(300))).await;
+    let app = spawn_gateway(Shared::fresh().await, &[worker.url.as_str()], &[]).await;
+    let long = (1..=8)
+        .map(|i| format!("Prefetched paragraph number {i}."))
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let (_, long_id, mut prefetching) = reading(&app, "prefetch@example.com", &long).await;
+    let (_, short_id, mut starting) =
+        reading(&app, "starting@example.com", "A second reader starts here.").await;
+    let all: Vec<i64> = (0..8).collect();
+    prefetching.synthesize(&long_id, &all, 0).await;
+    loop {
+        let message = prefetching.next().await;
+        if message["block_idx"] == 0 && message["status"] == "processing" {
+            break;
+        }
+    }
+    // Seven blocks of the first reader wait; the second reader asks for the block at its cursor.
+    starting.synthesize(&short_id, &[0], 0).await;
+    let (finals, _) = starting.finals(&[0]).await;
+    assert_eq!(finals[&0]["status"], "cached", "{}", finals[&0]);
+    let (finals, _) = prefetching.finals(&all).await;
+    assert!(
+        finals.values().all(|s| s["status"] == "cached"),
+        "{finals:?}"
+    );
+
+    let texts = worker.texts();
+    assert_eq!(texts.len(), 9, "one call per block: {texts:?}");
+    let second = texts
+        .iter()
+        .position(|t| t.contains("second reader"))
+        .expect("the second reader's block was synthesized");
+    // Only the first reader's block 0, already running, goes first.
+    assert_eq!(
+        second, 1,
+        "the second reader's current block waited behind prefetch: {texts:?}"
+    );
+    // The first reader's prefetch still comes in reading order.
+    let prefetched: Vec<&String> = texts.iter().filter(|t| t.contains("Prefetched")).collect();
+    for (i, text) in prefetched.iter().enumerate() {
+        assert!(text.contains(&format!("number {}.", i + 1)), "{texts:?}");
+    }
+}
+
+#[tokio::test]
+async fn after_a_seek_the_block_at_the_new_cursor_is_synthesized_next() {
+    let worker = fake_worker(Fault::Slow(Duration::from_millis(500))).await;
+    let app = spawn_gateway(Shared::fresh().await, &[worker.url.as_str()], &[]).await;
+    let text = (1..=8)
+        .map(|i| format!("Paragraph number {i}."))
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let (_, id, mut listener) = reading(&app, "seek@example.com", &text).await;
+    let all: Vec<i64> = (0..8).collect();
+    listener.synthesize(&id, &all, 0).await;
+    loop {
+        let message = listener.next().await;
+        if message["block_idx"] == 0 && message["status"] == "processing" {
+            break;
+        }
+    }
+    // The listener clicks block 5 while blocks 1 to 7 wait in reading order from block 0.
+    listener
+        .send(json!({"type": "cursor_moved", "document_id": id, "cursor": 5}))
+        .await;
+    let (finals, _) = listener.finals(&all).await;
+    assert!(
+        finals.values().all(|s| s["status"] == "cached"),
+        "{finals:?}"
+    );
+    let texts = worker.texts();
+    assert_eq!(texts.len(), 8, "{texts:?}");
+    assert!(texts[0].contains("number 1."), "{texts:?}");
+    assert!(
+        texts[1].contains("number 6."),
+        "block 5, where the listener stands now, comes right after the running block: {texts:?}"
+    );
 }
 
 #[tokio::test]

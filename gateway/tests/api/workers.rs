@@ -6,7 +6,7 @@ use std::{
     path::PathBuf,
     pin::Pin,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
@@ -108,12 +108,18 @@ pub enum Fault {
 pub struct FakeWorker {
     pub url: String,
     pub calls: Arc<AtomicUsize>,
+    texts: Arc<Mutex<Vec<String>>>,
     stop: Option<oneshot::Sender<()>>,
 }
 
 impl FakeWorker {
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The texts it was asked to speak, in the order the calls arrived.
+    pub fn texts(&self) -> Vec<String> {
+        self.texts.lock().unwrap().clone()
     }
 
     pub fn kill(&mut self) {
@@ -138,6 +144,7 @@ impl Drop for RealWorker {
 struct Fake {
     fault: Fault,
     calls: Arc<AtomicUsize>,
+    texts: Arc<Mutex<Vec<String>>>,
 }
 
 /// 0.1 s of a 440 Hz tone at 24 kHz, s16le.
@@ -180,9 +187,10 @@ impl TextToSpeech for Fake {
 
     async fn synthesize(
         &self,
-        _: Request<SynthesizeRequest>,
+        request: Request<SynthesizeRequest>,
     ) -> Result<Response<ChunkStream>, Status> {
         self.calls.fetch_add(1, Ordering::Relaxed);
+        self.texts.lock().unwrap().push(request.into_inner().text);
         let fault = self.fault;
         let stream = async_stream(fault);
         Ok(Response::new(stream))
@@ -223,9 +231,11 @@ pub async fn fake_worker(fault: Fault) -> FakeWorker {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
+    let texts = Arc::new(Mutex::new(Vec::new()));
     let service = TextToSpeechServer::new(Fake {
         fault,
         calls: Arc::clone(&calls),
+        texts: Arc::clone(&texts),
     });
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(
@@ -241,6 +251,7 @@ pub async fn fake_worker(fault: Fault) -> FakeWorker {
     FakeWorker {
         url: format!("http://{addr}"),
         calls,
+        texts,
         stop: Some(stop),
     }
 }
