@@ -1,9 +1,15 @@
 //! Stage 1: many players asking for audio that is already cached.
 //!
-//! Each client holds its own WebSocket and runs a closed loop: send `synthesize` for one block,
-//! wait for that block's `cached`, repeat. The round trip is timed from just before the send to
-//! the moment the `cached` frame is parsed, so it includes the client's own scheduling on the
-//! shared cores.
+//! Each client holds its own WebSocket and runs one of two loops:
+//! - **closed**: send `synthesize` for one block, wait for that block's `cached`, repeat at once.
+//!   The gateway is saturated, so the round trip measures its throughput as much as its latency.
+//! - **open**: send `synthesize` on a fixed schedule (every `pace`, clients spread evenly over
+//!   it), as players do, whatever the answers do. A round trip is timed from the scheduled send,
+//!   so an answer late enough to delay the next send counts against the gateway (no coordinated
+//!   omission).
+//!
+//! The clock stops when the `cached` frame is parsed, so every round trip includes the client's
+//! own scheduling on the shared cores.
 
 use std::time::{Duration, Instant};
 
@@ -16,9 +22,19 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use crate::api::{self, Gateway, Voice, Ws};
 use crate::texts;
 
+/// How a client paces its requests.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Loop {
+    /// The next request as soon as the last is answered.
+    Closed,
+    /// One request per client every this long.
+    Open { pace: Duration },
+}
+
 /// One concurrency level's outcome.
 pub struct Level {
     pub clients: usize,
+    pub pacing: Loop,
     /// Round-trip times in microseconds, measured window only.
     pub round_trips: Histogram<u64>,
     /// Round trips per second over the measured window.
@@ -72,6 +88,7 @@ pub async fn run_level(
     document_id: &str,
     indices: &[u32],
     clients: usize,
+    pacing: Loop,
     settings: &Settings,
 ) -> Result<Level> {
     let url = gateway.ws_url();
@@ -94,8 +111,14 @@ pub async fn run_level(
     for (i, socket) in sockets.into_iter().enumerate() {
         let ws = socket?;
         let idx = indices[i % indices.len()];
+        let first_send = match pacing {
+            Loop::Closed => start,
+            Loop::Open { pace } => start + pace.mul_f64(i as f64 / clients as f64),
+        };
         let client = Client {
             ws,
+            pacing,
+            first_send,
             document_id: document_id.to_string(),
             idx,
             message: Utf8Bytes::from(api::synthesize_message(document_id, idx, voice)),
@@ -124,6 +147,7 @@ pub async fn run_level(
     }
     Ok(Level {
         clients,
+        pacing,
         round_trips,
         per_second: count as f64 / settings.duration.as_secs_f64(),
         connect_time,
@@ -134,6 +158,9 @@ pub async fn run_level(
 
 struct Client {
     ws: Ws,
+    pacing: Loop,
+    /// When the open loop sends its first request (closed: the start).
+    first_send: Instant,
     document_id: String,
     idx: u32,
     /// The same request every time: serialized once, cloned as a cheap reference.
@@ -161,8 +188,17 @@ impl Client {
     }
 
     async fn round_trips(&mut self, samples_us: &mut Vec<u32>) -> Result<()> {
+        let mut scheduled = self.first_send;
         loop {
-            let sent = Instant::now();
+            let sent = match self.pacing {
+                Loop::Closed => Instant::now(),
+                Loop::Open { pace } => {
+                    tokio::time::sleep_until(scheduled.into()).await;
+                    let due = scheduled;
+                    scheduled += pace;
+                    due
+                }
+            };
             if sent >= self.end {
                 return Ok(());
             }

@@ -6,7 +6,10 @@
 //! 1. **Cached round trip.** 100, 500 and 1,000 WebSocket clients (`--clients`), each on its own
 //!    connection, loop for `--duration-secs` after `--warmup-secs`: send `synthesize` for one
 //!    already-cached block, wait for its `status: cached`. p50/p99 of that round trip
-//!    (hdrhistogram) and round trips per second. Target: p99 under 10 ms at 1,000 clients.
+//!    (hdrhistogram) and round trips per second, in two loops (`--loops`): closed (the next
+//!    request as soon as the last is answered: the gateway's saturation throughput) and open
+//!    (one request per client every `--pace-ms`, as players send them). Target: p99 under
+//!    10 ms at 1,000 clients.
 //! 2. **Serving audio.** `--http-clients` keep-alive HTTP/1.1 clients fetch the same clip (a
 //!    fresh block of up to 300 characters, ~17 s of audio) from `GET /v1/audio/{hash}` in a closed
 //!    loop; beside it `redis-benchmark -t get -d <clip size> -c <same clients> -q` against the
@@ -105,6 +108,13 @@ struct Args {
     /// WebSocket connections opened at once while a level connects its clients.
     #[arg(long, default_value_t = 64)]
     connect_concurrency: usize,
+    /// How cached-stage clients pace their requests; each loop runs every client level.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "closed,open")]
+    loops: Vec<LoopName>,
+    /// The open loop: each client sends one request every this many milliseconds. A player asks
+    /// once per block it reaches (a block lasts seconds), so 1,000 ms is several times busier.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pace_ms: u64,
 
     /// Concurrent keep-alive clients fetching the clip (and redis-benchmark's -c).
     #[arg(long, default_value_t = 64)]
@@ -129,6 +139,12 @@ struct Args {
     /// Where the report is written as well as printed.
     #[arg(long, default_value = ".local/bench-gateway.md")]
     out: PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum LoopName {
+    Closed,
+    Open,
 }
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
@@ -286,39 +302,58 @@ async fn cached_stage(
         connect_concurrency: args.connect_concurrency.max(1),
         round_trip_limit: Duration::from_secs(10),
     };
+    let pace = Duration::from_millis(args.pace_ms);
     let mut levels = Vec::new();
     let mut connect_times = Vec::new();
-    for &clients in &args.clients {
-        log(&format!("cached: {clients} clients"));
-        let level =
-            cached::run_level(gateway, voice, &document_id, &indices, clients, &settings).await;
-        if let Ok(level) = &level {
-            connect_times.push(format!(
-                "{} in {:.1} s",
-                level.clients,
-                level.connect_time.as_secs_f64()
-            ));
-            if let Some(error) = &level.first_error {
-                notes.push(format!(
-                    "cached, {clients} clients: {} clients stopped early; first error: {error}",
-                    level.failed_clients
+    for name in &args.loops {
+        let pacing = match name {
+            LoopName::Closed => cached::Loop::Closed,
+            LoopName::Open => cached::Loop::Open { pace },
+        };
+        for &clients in &args.clients {
+            let label = format!("cached, {}, {clients} clients", report::loop_name(pacing));
+            log(&label);
+            let level = cached::run_level(
+                gateway,
+                voice,
+                &document_id,
+                &indices,
+                clients,
+                pacing,
+                &settings,
+            )
+            .await;
+            if let Ok(level) = &level {
+                connect_times.push(format!(
+                    "{} in {:.1} s",
+                    level.clients,
+                    level.connect_time.as_secs_f64()
+                ));
+                if let Some(error) = &level.first_error {
+                    notes.push(format!(
+                        "{label}: {} clients stopped early; first error: {error}",
+                        level.failed_clients
+                    ));
+                }
+                log(&format!(
+                    "{label}: p50 {:?}, p99 {:?}, {:.0} round trips/s",
+                    report::percentile(&level.round_trips, 50.0),
+                    report::percentile(&level.round_trips, 99.0),
+                    level.per_second
                 ));
             }
-            log(&format!(
-                "cached: {clients} clients: p50 {:?}, p99 {:?}, {:.0} round trips/s",
-                report::percentile(&level.round_trips, 50.0),
-                report::percentile(&level.round_trips, 99.0),
-                level.per_second
-            ));
+            levels.push(level.map_err(|e| format!("{e:#}")));
         }
-        levels.push(level.map_err(|e| format!("{e:#}")));
     }
     notes.push(format!(
         "cached round trip: {} blocks of one document, synthesized once beforehand; each client \
-         loops on one block (cursor = that block), one request in flight; {:.0} s unmeasured, then \
-         {:.0} s measured per level; connections opened {} at a time before the clock starts \
-         ({})",
+         asks for one block (cursor = that block), one request in flight; closed loop: the next \
+         request as soon as the answer is in (saturation); open loop: one request every {} ms per \
+         client, clients spread evenly over that period, each round trip timed from its scheduled \
+         send; {:.0} s unmeasured, then {:.0} s measured per level; connections opened {} at a \
+         time before the clock starts ({})",
         indices.len(),
+        args.pace_ms,
         warmup.as_secs_f64(),
         duration.as_secs_f64(),
         settings.connect_concurrency,

@@ -151,7 +151,8 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "| {WHAT}{failed} | {} WebSocket clients | {} | {} | {} round trips/s | | {target} | {result} |",
+                "| {WHAT}, {}{failed} | {} WebSocket clients | {} | {} | {} round trips/s | | {target} | {result} |",
+                loop_name(level.pacing),
                 thousands(level.clients as f64),
                 millis(percentile(&level.round_trips, 50.0)),
                 millis(p99),
@@ -241,6 +242,14 @@ impl Report {
             seconds(direct),
             direct_rtf.map_or(String::new(), |r| format!(" (real-time factor {r:.2})")),
         );
+    }
+}
+
+/// How a cached level paced its requests, as the table says it.
+pub fn loop_name(pacing: cached::Loop) -> String {
+    match pacing {
+        cached::Loop::Closed => "closed loop".into(),
+        cached::Loop::Open { pace } => format!("open loop, 1 per {} ms", pace.as_millis()),
     }
 }
 
