@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::{
     helpers::{Shared, TestApp, User, spawn_gateway},
     listener::{Listener, reading},
-    workers::{Fault, RealWorker, VOICE, fake_worker, real_worker},
+    workers::{FakeWorker, Fault, RealWorker, VOICE, fake_worker, real_worker},
 };
 
 pub const STORY: &str = "# A short story\n\nThe fox woke early.\n\n---\n\nIt was cold outside.\n\n\
@@ -180,35 +180,46 @@ async fn moving_the_cursor_evicts_queued_blocks_and_they_are_never_synthesized()
     assert_eq!((queued, running), (0, 0), "nothing is left in the queue");
 }
 
-#[tokio::test]
-async fn one_readers_next_sentence_goes_ahead_of_another_readers_prefetch() {
-    // One slow replica with one call slot: the order of its calls is the order of the queue.
-    let worker = fake_worker(Fault::Slow(Duration::from_millis(300))).await;
+/// Eight one-line paragraphs ("Paragraph number 1." …) behind one slow replica with one call
+/// slot, so the order of its calls is the order of the queue. The reader has asked for all
+/// eight from block 0, and block 0 is running: blocks 1 to 7 wait.
+async fn prefetching_reader(email: &str) -> (TestApp, FakeWorker, String, Listener) {
+    let worker = fake_worker(Fault::Slow(Duration::from_millis(500))).await;
     let app = spawn_gateway(Shared::fresh().await, &[worker.url.as_str()], &[]).await;
-    let long = (1..=8)
-        .map(|i| format!("Prefetched paragraph number {i}."))
+    let text = (1..=8)
+        .map(|i| format!("Paragraph number {i}."))
         .collect::<Vec<_>>()
         .join("\n\n");
-    let (_, long_id, mut prefetching) = reading(&app, "prefetch@example.com", &long).await;
-    let (_, short_id, mut starting) =
-        reading(&app, "starting@example.com", "A second reader starts here.").await;
-    let all: Vec<i64> = (0..8).collect();
-    prefetching.synthesize(&long_id, &all, 0).await;
+    let (_, id, mut listener) = reading(&app, email, &text).await;
+    listener.synthesize(&id, &EIGHT, 0).await;
     loop {
-        let message = prefetching.next().await;
+        let message = listener.next().await;
         if message["block_idx"] == 0 && message["status"] == "processing" {
             break;
         }
     }
-    // Seven blocks of the first reader wait; the second reader asks for the block at its cursor.
-    starting.synthesize(&short_id, &[0], 0).await;
-    let (finals, _) = starting.finals(&[0]).await;
-    assert_eq!(finals[&0]["status"], "cached", "{}", finals[&0]);
-    let (finals, _) = prefetching.finals(&all).await;
+    (app, worker, id, listener)
+}
+
+const EIGHT: [i64; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
+
+async fn all_cached(listener: &mut Listener, indices: &[i64]) {
+    let (finals, _) = listener.finals(indices).await;
     assert!(
         finals.values().all(|s| s["status"] == "cached"),
         "{finals:?}"
     );
+}
+
+#[tokio::test]
+async fn one_readers_next_sentence_goes_ahead_of_another_readers_prefetch() {
+    let (app, worker, _, mut prefetching) = prefetching_reader("prefetch@example.com").await;
+    // The second reader asks for the block at its cursor.
+    let (_, id, mut starting) =
+        reading(&app, "starting@example.com", "A second reader starts here.").await;
+    starting.synthesize(&id, &[0], 0).await;
+    all_cached(&mut starting, &[0]).await;
+    all_cached(&mut prefetching, &EIGHT).await;
 
     let texts = worker.texts();
     assert_eq!(texts.len(), 9, "one call per block: {texts:?}");
@@ -222,7 +233,7 @@ async fn one_readers_next_sentence_goes_ahead_of_another_readers_prefetch() {
         "the second reader's current block waited behind prefetch: {texts:?}"
     );
     // The first reader's prefetch still comes in reading order.
-    let prefetched: Vec<&String> = texts.iter().filter(|t| t.contains("Prefetched")).collect();
+    let prefetched: Vec<&String> = texts.iter().filter(|t| t.contains("Paragraph")).collect();
     for (i, text) in prefetched.iter().enumerate() {
         assert!(text.contains(&format!("number {}.", i + 1)), "{texts:?}");
     }
@@ -230,30 +241,12 @@ async fn one_readers_next_sentence_goes_ahead_of_another_readers_prefetch() {
 
 #[tokio::test]
 async fn after_a_seek_the_block_at_the_new_cursor_is_synthesized_next() {
-    let worker = fake_worker(Fault::Slow(Duration::from_millis(500))).await;
-    let app = spawn_gateway(Shared::fresh().await, &[worker.url.as_str()], &[]).await;
-    let text = (1..=8)
-        .map(|i| format!("Paragraph number {i}."))
-        .collect::<Vec<_>>()
-        .join("\n\n");
-    let (_, id, mut listener) = reading(&app, "seek@example.com", &text).await;
-    let all: Vec<i64> = (0..8).collect();
-    listener.synthesize(&id, &all, 0).await;
-    loop {
-        let message = listener.next().await;
-        if message["block_idx"] == 0 && message["status"] == "processing" {
-            break;
-        }
-    }
+    let (_app, worker, id, mut listener) = prefetching_reader("seek@example.com").await;
     // The listener clicks block 5 while blocks 1 to 7 wait in reading order from block 0.
     listener
         .send(json!({"type": "cursor_moved", "document_id": id, "cursor": 5}))
         .await;
-    let (finals, _) = listener.finals(&all).await;
-    assert!(
-        finals.values().all(|s| s["status"] == "cached"),
-        "{finals:?}"
-    );
+    all_cached(&mut listener, &EIGHT).await;
     let texts = worker.texts();
     assert_eq!(texts.len(), 8, "{texts:?}");
     assert!(texts[0].contains("number 1."), "{texts:?}");
