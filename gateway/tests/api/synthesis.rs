@@ -212,7 +212,7 @@ async fn all_cached(listener: &mut Listener, indices: &[i64]) {
 }
 
 #[tokio::test]
-async fn one_readers_next_sentence_goes_ahead_of_another_readers_prefetch() {
+async fn one_readers_current_block_goes_ahead_of_another_readers_prefetch() {
     let (app, worker, _, mut prefetching) = prefetching_reader("prefetch@example.com").await;
     // The second reader asks for the block at its cursor.
     let (_, id, mut starting) =

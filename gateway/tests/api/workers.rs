@@ -5,10 +5,7 @@ use std::{
     net::SocketAddr,
     path::PathBuf,
     pin::Pin,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::{Arc, Mutex, atomic::Ordering},
     time::Duration,
 };
 
@@ -107,17 +104,16 @@ pub enum Fault {
 
 pub struct FakeWorker {
     pub url: String,
-    pub calls: Arc<AtomicUsize>,
+    /// The texts it was asked to speak, in the order the calls arrived.
     texts: Arc<Mutex<Vec<String>>>,
     stop: Option<oneshot::Sender<()>>,
 }
 
 impl FakeWorker {
     pub fn calls(&self) -> usize {
-        self.calls.load(Ordering::Relaxed)
+        self.texts.lock().unwrap().len()
     }
 
-    /// The texts it was asked to speak, in the order the calls arrived.
     pub fn texts(&self) -> Vec<String> {
         self.texts.lock().unwrap().clone()
     }
@@ -143,7 +139,6 @@ impl Drop for RealWorker {
 
 struct Fake {
     fault: Fault,
-    calls: Arc<AtomicUsize>,
     texts: Arc<Mutex<Vec<String>>>,
 }
 
@@ -189,7 +184,6 @@ impl TextToSpeech for Fake {
         &self,
         request: Request<SynthesizeRequest>,
     ) -> Result<Response<ChunkStream>, Status> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
         self.texts.lock().unwrap().push(request.into_inner().text);
         let fault = self.fault;
         let stream = async_stream(fault);
@@ -230,11 +224,9 @@ fn async_stream(fault: Fault) -> ChunkStream {
 pub async fn fake_worker(fault: Fault) -> FakeWorker {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
-    let calls = Arc::new(AtomicUsize::new(0));
     let texts = Arc::new(Mutex::new(Vec::new()));
     let service = TextToSpeechServer::new(Fake {
         fault,
-        calls: Arc::clone(&calls),
         texts: Arc::clone(&texts),
     });
     let (stop, stopped) = oneshot::channel::<()>();
@@ -250,7 +242,6 @@ pub async fn fake_worker(fault: Fault) -> FakeWorker {
     );
     FakeWorker {
         url: format!("http://{addr}"),
-        calls,
         texts,
         stop: Some(stop),
     }
