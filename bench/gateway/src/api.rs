@@ -45,31 +45,32 @@ struct CatalogueVoice {
     available: Option<bool>,
 }
 
-/// A client's `synthesize` message for one block. The cursor is the block itself, so the
-/// gateway's cursor window never evicts what the client is waiting for.
+/// A client's `synthesize` message.
 #[derive(Serialize)]
 struct Synthesize<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     document_id: &'a str,
-    block_indices: [u32; 1],
+    block_indices: &'a [u32],
     cursor: u32,
     model: &'a str,
     voice: &'a str,
     speed: f32,
 }
 
-/// Any server frame; only the fields the benchmark looks at.
+/// Any server frame; only the fields the benchmarks look at. `kind` is `status`, `evicted` or
+/// `error`; a status frame names one block, an `evicted` frame several.
 #[derive(Deserialize)]
-struct ServerMessage {
+pub struct ServerMessage {
     #[serde(rename = "type")]
-    kind: String,
-    document_id: Option<String>,
-    block_idx: Option<u32>,
-    status: Option<String>,
-    audio_url: Option<String>,
-    duration_ms: Option<u64>,
-    error: Option<String>,
+    pub kind: String,
+    pub document_id: Option<String>,
+    pub block_idx: Option<u32>,
+    pub block_indices: Option<Vec<u32>>,
+    pub status: Option<String>,
+    pub audio_url: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub error: Option<String>,
 }
 
 /// What a `status: cached` frame says about a block's audio.
@@ -209,6 +210,40 @@ impl Gateway {
             .collect())
     }
 
+    /// Deletes a document.
+    pub async fn delete_document(&self, id: &str) -> Result<()> {
+        let response = self
+            .http
+            .delete(format!("{}/v1/documents/{id}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
+        expect_status(response, 204, "DELETE /v1/documents/{id}").await?;
+        Ok(())
+    }
+
+    /// Downloads a block's audio (`audio_url` from a `cached` status) with this account's
+    /// session, as the player does, and returns its size in bytes.
+    pub async fn fetch_audio(&self, audio_url: &str) -> Result<usize> {
+        let response = self
+            .http
+            .get(format!("{}{audio_url}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
+        let body = expect_status(response, 200, "GET /v1/audio/{hash}")
+            .await?
+            .bytes()
+            .await
+            .context("GET /v1/audio/{hash}: body")?;
+        Ok(body.len())
+    }
+
+    /// The HTTP client, for requests this module does not wrap.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Creates a one-paragraph document and returns its id and the paragraph's block.
     pub async fn single_block_document(&self, title: &str, text: &str) -> Result<(String, Block)> {
         let id = self.create_document(title, text).await?;
@@ -234,17 +269,49 @@ async fn sign_up(http: &reqwest::Client, base: &str) -> Result<String> {
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     let email = format!("bench-{}-{nanos}@example.org", std::process::id());
-    let response = http
-        .post(format!("{base}/v1/auth/sign-up"))
-        .json(&serde_json::json!({ "email": email, "password": "bench gateway password" }))
-        .send()
-        .await
-        .with_context(|| format!("POST {base}/v1/auth/sign-up"))?;
-    let session: Session = expect_status(response, 201, "POST /v1/auth/sign-up")
-        .await?
-        .json()
-        .await?;
-    Ok(session.token)
+    // A gateway that rate-limits sign-up answers 429 with Retry-After: wait as asked, a bounded
+    // number of times, rather than fail a benchmark that needs many accounts.
+    let mut refusals = 0;
+    loop {
+        let response = http
+            .post(format!("{base}/v1/auth/sign-up"))
+            .json(&serde_json::json!({ "email": email, "password": "bench gateway password" }))
+            .send()
+            .await
+            .with_context(|| format!("POST {base}/v1/auth/sign-up"))?;
+        if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS && refusals < SIGN_UP_RETRIES
+        {
+            refusals += 1;
+            let wait = retry_after(&response).unwrap_or(Duration::from_secs(2));
+            eprintln!(
+                "[bench] sign-up refused with 429 (rate limited); retrying in {:.0} s",
+                wait.as_secs_f64()
+            );
+            tokio::time::sleep(wait).await;
+            continue;
+        }
+        let session: Session = expect_status(response, 201, "POST /v1/auth/sign-up")
+            .await?
+            .json()
+            .await?;
+        return Ok(session.token);
+    }
+}
+
+/// How often one sign-up is retried after a 429.
+const SIGN_UP_RETRIES: u32 = 5;
+
+/// A `Retry-After` header in seconds, capped at a minute.
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let seconds: u64 = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds.clamp(1, 60)))
 }
 
 async fn expect_status(
@@ -291,13 +358,25 @@ pub async fn ws_connect(url: &str) -> Result<Ws> {
     Ok(ws)
 }
 
-/// The JSON text of a `synthesize` for one block.
+/// The JSON text of a `synthesize` for one block. The cursor is the block itself, so the
+/// gateway's cursor window never evicts what the client is waiting for.
 pub fn synthesize_message(document_id: &str, idx: u32, voice: &Voice) -> String {
+    synthesize_blocks_message(document_id, &[idx], idx, voice)
+}
+
+/// The JSON text of a `synthesize` for several blocks with the listener at `cursor`, as the
+/// player sends it for its prefetch window.
+pub fn synthesize_blocks_message(
+    document_id: &str,
+    block_indices: &[u32],
+    cursor: u32,
+    voice: &Voice,
+) -> String {
     serde_json::to_string(&Synthesize {
         kind: "synthesize",
         document_id,
-        block_indices: [idx],
-        cursor: idx,
+        block_indices,
+        cursor,
         model: &voice.model,
         voice: &voice.voice,
         speed: 1.0,

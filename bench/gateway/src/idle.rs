@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 const IDLE_CORES: f64 = 0.2;
 const SAMPLE: Duration = Duration::from_secs(3);
 
-/// Non-idle and total jiffies of all CPUs so far, from the first line of /proc/stat.
-fn cpu_jiffies() -> Option<(u64, u64)> {
+/// Non-idle and total jiffies (clock ticks) of all CPUs so far, from the first line of /proc/stat.
+pub fn cpu_jiffies() -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let fields: Vec<u64> = stat
         .lines()
@@ -60,6 +60,21 @@ pub async fn wait_for_idle(limit: Duration, when: &str) -> String {
                  re-run on a quiet machine**"
             );
         }
-        eprintln!("[bench-gateway] machine busy ({busy:.2} cores), waiting for quiet");
+        eprintln!(
+            "[{}] machine busy ({busy:.2} cores), waiting for quiet",
+            program()
+        );
     }
+}
+
+/// The running benchmark's name, for its log lines.
+fn program() -> String {
+    std::env::args()
+        .next()
+        .as_deref()
+        .and_then(|arg0| std::path::Path::new(arg0).file_name())
+        .map_or_else(
+            || "bench".into(),
+            |name| name.to_string_lossy().into_owned(),
+        )
 }

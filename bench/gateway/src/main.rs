@@ -46,13 +46,13 @@
 //! `target/release/bench-gateway --gateway http://127.0.0.1:8000 --worker http://127.0.0.1:50051
 //! --redis-url redis://127.0.0.1:63799`.
 
-mod api;
 mod audio;
 mod cached;
-mod idle;
 mod report;
 mod texts;
 mod uncached;
+
+use bench_gateway::{api, idle, machine};
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
@@ -203,7 +203,7 @@ fn log(message: &str) {
 }
 
 async fn run(args: &Args) -> Result<Report> {
-    let mut header = report::environment();
+    let mut header = machine::environment();
     let gateway = api::Gateway::connect(&args.gateway, args.token.clone()).await?;
     let voice = gateway.voice(&args.model, args.voice.as_deref()).await?;
     let runtime = if args.client_threads <= 1 {
