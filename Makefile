@@ -14,7 +14,7 @@ KOKORO_THREADS ?= 2
 KOKORO_REPLICAS ?= 2
 export KOKORO_ADDR KOKORO_THREADS KOKORO_REPLICAS
 
-.PHONY: help setup models db redis web build dev test test-web lint fmt bench-kokoro bench-gateway clean
+.PHONY: help setup models db redis web build dev test test-web lint fmt bench-kokoro bench-gateway bench-scaling clean
 
 help:
 	@echo "make dev           run the product (installs, fetches the model, builds)"
@@ -24,6 +24,7 @@ help:
 	@echo "make redis         start the project-local Redis"
 	@echo "make bench-kokoro  Kokoro worker vs kokoro-onnx: real-time factor, first audio, memory"
 	@echo "make bench-gateway the synthesis pipeline under load, beside redis-benchmark and a direct gRPC call"
+	@echo "make bench-scaling Kokoro replicas x threads under simulated listeners: table, plots, capacity rule"
 
 setup:
 	@./scripts/setup.sh
@@ -71,6 +72,11 @@ bench-kokoro: models build
 
 bench-gateway: models db redis build
 	$(WITH_ORT) scripts/bench-gateway.sh $(BENCH_ARGS)
+
+# Replicas x threads over the machine's grid, 3 runs each (BENCH_ARGS="--grid 1x2,2x1 --repeats 3",
+# "--url https://…" for a running deployment); report and plots in .local/bench-scaling/.
+bench-scaling: models db redis build
+	$(WITH_ORT) scripts/bench-scaling.sh $(BENCH_ARGS)
 
 clean:
 	$(CARGO) clean
