@@ -314,17 +314,27 @@ async fn run(args: Args) -> Result<()> {
             ));
             break;
         }
+        // Later runs of a configuration start at the edge its earlier runs found (ramp.rs).
+        let earlier: Vec<f64> = results
+            .runs
+            .iter()
+            .filter(|r| r.config == config && r.error.is_none() && !r.levels.is_empty())
+            .map(|r| r.saturation().0 as f64)
+            .collect();
+        let first_level =
+            results::spread(&earlier).map_or(1, |s| (s.median.round() as usize).max(1));
         log(&format!(
-            "run {}/{}: {label}, round {round}",
+            "run {}/{}: {label}, round {round}, from {first_level} listener{}",
             i + 1,
-            slots.len()
+            slots.len(),
+            if first_level == 1 { "" } else { "s" }
         ));
         let run = one_run(
             &args,
             config,
             round,
             i,
-            max_listeners,
+            (first_level, max_listeners),
             &mut tokens,
             fixed_tokens,
             &mut documents,
@@ -359,6 +369,7 @@ async fn shared_processes(args: &Args) -> Vec<Watched> {
     let mut watched = vec![Watched {
         label: "bench client".into(),
         pid: std::process::id(),
+        alone: true,
     }];
     if args.url.is_some() || args.target != Target::Local {
         return watched;
@@ -367,6 +378,7 @@ async fn shared_processes(args: &Args) -> Vec<Watched> {
         Ok(pid) => watched.push(Watched {
             label: "redis".into(),
             pid,
+            alone: false,
         }),
         Err(e) => log(&format!("Redis's CPU is not counted: {e:#}")),
     }
@@ -374,6 +386,7 @@ async fn shared_processes(args: &Args) -> Vec<Watched> {
         watched.push(Watched {
             label: "postgres".into(),
             pid,
+            alone: false,
         });
     }
     watched
@@ -385,7 +398,7 @@ async fn one_run(
     config: Option<Config>,
     round: u32,
     index: usize,
-    max_listeners: usize,
+    listeners: (usize, usize),
     tokens: &mut Vec<String>,
     fixed_tokens: bool,
     documents: &mut documents::Documents,
@@ -463,7 +476,7 @@ async fn one_run(
     let outcome = levels(
         args,
         &base,
-        max_listeners,
+        listeners,
         tokens,
         fixed_tokens,
         documents,
@@ -489,10 +502,11 @@ async fn one_run(
 }
 
 #[allow(clippy::too_many_arguments)]
+/// Ramps the load on one stack from `listeners.0` listeners, at most `listeners.1`.
 async fn levels(
     args: &Args,
     base: &str,
-    max_listeners: usize,
+    listeners: (usize, usize),
     tokens: &mut Vec<String>,
     fixed_tokens: bool,
     documents: &mut documents::Documents,
@@ -520,7 +534,7 @@ async fn levels(
         operator_token: args.operator_token.clone(),
         watched,
     };
-    let mut ramp = ramp::Ramp::new(max_listeners);
+    let mut ramp = ramp::Ramp::starting_at(listeners.1, listeners.0);
     while let Some(listeners) = ramp.next() {
         if run.levels.len() >= args.max_levels {
             log(&format!("--max-levels {} reached", args.max_levels));

@@ -7,11 +7,14 @@ use std::{collections::HashMap, fs};
 use bench_gateway::idle;
 use serde::{Deserialize, Serialize};
 
-/// A process (and its descendants) the report names.
+/// A process (with its descendants, unless `alone`) the report names.
 #[derive(Clone, Debug)]
 pub struct Watched {
     pub label: String,
     pub pid: u32,
+    /// Count this process only: the benchmark's own process is the parent of the stack it
+    /// starts, whose processes are counted on their own.
+    pub alone: bool,
 }
 
 /// CPU time of every watched tree and of the whole machine at one moment.
@@ -72,7 +75,10 @@ fn all_stats() -> Vec<Stat> {
 
 /// CPU ticks of the tree under `root`: every live process in it, each with its reaped
 /// children's time, so a child that exits still counts (in its parent) and none counts twice.
-fn tree_ticks(stats: &[Stat], root: u32) -> Option<u64> {
+fn tree_ticks(stats: &[Stat], root: u32, alone: bool) -> Option<u64> {
+    if alone {
+        return stats.iter().find(|s| s.pid == root).map(|s| s.ticks);
+    }
     let mut children: HashMap<u32, Vec<usize>> = HashMap::new();
     let mut index = None;
     for (i, stat) in stats.iter().enumerate() {
@@ -96,7 +102,10 @@ pub fn snapshot(watched: &[Watched]) -> Snapshot {
     let stats = all_stats();
     let (machine_busy, machine_total) = idle::cpu_jiffies().unwrap_or((0, 0));
     Snapshot {
-        trees: watched.iter().map(|w| tree_ticks(&stats, w.pid)).collect(),
+        trees: watched
+            .iter()
+            .map(|w| tree_ticks(&stats, w.pid, w.alone))
+            .collect(),
         machine_busy,
         machine_total,
     }
@@ -170,9 +179,10 @@ mod tests {
             stat(12, 11, 2), // its child
             stat(20, 1, 99), // somebody else
         ];
-        assert_eq!(tree_ticks(&stats, 10), Some(14));
-        assert_eq!(tree_ticks(&stats, 20), Some(99));
-        assert_eq!(tree_ticks(&stats, 30), None);
+        assert_eq!(tree_ticks(&stats, 10, false), Some(14));
+        assert_eq!(tree_ticks(&stats, 10, true), Some(5), "the process alone");
+        assert_eq!(tree_ticks(&stats, 20, false), Some(99));
+        assert_eq!(tree_ticks(&stats, 30, false), None);
     }
 
     #[test]
@@ -180,6 +190,7 @@ mod tests {
         let watched = [Watched {
             label: "me".into(),
             pid: std::process::id(),
+            alone: true,
         }];
         let before = snapshot(&watched);
         let mut x = 0u64;

@@ -6,6 +6,10 @@
 //! one. From then on: up by a quarter (at least one) while no listener stalls, and once a level
 //! has stalled, bisection between the largest clean level below it and it, until the two are
 //! neighbours. The saturation point is that largest clean level.
+//!
+//! A later run of the same configuration starts where the earlier ones found the edge: at their
+//! saturation point, then on as above. The edge is measured again in every run; only the climb
+//! to it is skipped.
 
 use std::collections::BTreeMap;
 
@@ -14,20 +18,28 @@ pub struct Ramp {
     /// Listeners → whether every one of them was served without a stall.
     levels: BTreeMap<usize, bool>,
     predicted: Option<usize>,
+    start: usize,
 }
 
 impl Ramp {
     pub fn new(max_listeners: usize) -> Self {
+        Self::starting_at(max_listeners, 1)
+    }
+
+    /// A ramp whose first level is `start` listeners (an earlier run's saturation point).
+    pub fn starting_at(max_listeners: usize, start: usize) -> Self {
+        let max_listeners = max_listeners.max(1);
         Self {
-            max_listeners: max_listeners.max(1),
+            max_listeners,
             levels: BTreeMap::new(),
             predicted: None,
+            start: start.clamp(1, max_listeners),
         }
     }
 
     /// Records a level's outcome; the first level's throughput predicts the second level.
     pub fn record(&mut self, listeners: usize, clean: bool, throughput: f64) {
-        if self.levels.is_empty() && clean && throughput.is_finite() {
+        if self.levels.is_empty() && listeners == 1 && clean && throughput.is_finite() {
             self.predicted = Some((throughput.floor() as usize).max(2));
         }
         self.levels.insert(listeners, clean);
@@ -59,7 +71,7 @@ impl Ramp {
     /// reached clean).
     pub fn next(&self) -> Option<usize> {
         if self.levels.is_empty() {
-            return Some(1);
+            return Some(self.start);
         }
         let (clean, bounded) = self.saturation();
         let next = if bounded {
@@ -68,8 +80,8 @@ impl Ramp {
                 return None;
             }
             (clean + stalled) / 2
-        } else if self.levels.len() == 1 {
-            self.predicted.unwrap_or(2)
+        } else if let (1, Some(predicted)) = (self.levels.len(), self.predicted) {
+            predicted
         } else {
             clean + (clean / 4).max(1)
         };
@@ -108,6 +120,22 @@ mod tests {
         assert_eq!(saturation, (37, true));
         assert_eq!(&order[..4], &[1, 24, 30, 37]);
         assert!(order.len() <= 8, "{order:?}");
+    }
+
+    #[test]
+    fn a_later_run_starts_at_the_edge_an_earlier_one_found() {
+        let run = |capacity: usize| {
+            let mut ramp = Ramp::starting_at(64, 3);
+            let mut order = Vec::new();
+            while let Some(n) = ramp.next() {
+                order.push(n);
+                ramp.record(n, n <= capacity, 3.0);
+            }
+            (order, ramp.saturation().0)
+        };
+        assert_eq!(run(3), (vec![3, 4], 3));
+        assert_eq!(run(4), (vec![3, 4, 5], 4));
+        assert_eq!(run(2), (vec![3, 1, 2], 2));
     }
 
     #[test]

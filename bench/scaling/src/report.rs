@@ -343,7 +343,8 @@ pub fn render(results: &Results) -> String {
         "- Target: {}. Each run starts its own stack (fresh workers, gateway, Redis prefix and audio \
          folder) and ramps the load: one listener, then the number the first level's throughput \
          predicts, then up by a quarter (at least one) until a level has a listener not served, then \
-         bisection down to neighbours. \"Listeners without stalls\" is the largest level where every \
+         bisection down to neighbours; a configuration's later runs start at the saturation point \
+         its earlier runs found. \"Listeners without stalls\" is the largest level where every \
          listener was served; per core divides it by the machine's {} cores.",
         m.target, results.cores
     );

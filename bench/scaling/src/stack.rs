@@ -134,6 +134,7 @@ impl Stack {
                     Some(Watched {
                         label: label.clone(),
                         pid: child.id()?,
+                        alone: false,
                     })
                 })
                 .collect(),
@@ -348,7 +349,11 @@ pub async fn compose_unavailable(root: &Path) -> Option<String> {
         return Some("no Docker engine answers `docker info`".into());
     }
     if !root.join("compose").is_dir() {
-        return Some(format!("{} has no compose/ folder", root.display()));
+        let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        return Some(format!(
+            "{} has no compose/ folder (the deployment's compose files)",
+            root.display()
+        ));
     }
     let makefile = std::fs::read_to_string(root.join("Makefile")).unwrap_or_default();
     if !makefile.lines().any(|l| l.starts_with("prod-up-cpu:")) {
@@ -449,6 +454,7 @@ async fn compose_processes(project: &str) -> Result<Vec<Watched>> {
         watched.push(Watched {
             label: format!("{service}-{n}"),
             pid,
+            alone: false,
         });
     }
     Ok(watched)
