@@ -7,14 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-if [ -z "${ORT_DYLIB_PATH:-}" ]; then
-  ORT_DYLIB_PATH=$(ls "$ROOT"/.venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* 2>/dev/null | head -n 1 || true)
-fi
-: "${ORT_DYLIB_PATH:?ORT_DYLIB_PATH must point at libonnxruntime.so (make setup installs it)}"
-export ORT_DYLIB_PATH
-for bin in gateway tts-kokoro-worker bench-gateway; do
-  [ -x "target/release/$bin" ] || { echo "bench-gateway.sh: target/release/$bin is missing: cargo build --release --workspace" >&2; exit 1; }
-done
+source scripts/bench-common.sh
+require_release_binaries gateway tts-kokoro-worker bench-gateway
 
 LOG_DIR=${BENCH_LOG_DIR:-$ROOT/.local/bench-gateway}
 mkdir -p "$LOG_DIR"

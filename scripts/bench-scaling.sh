@@ -8,14 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-if [ -z "${ORT_DYLIB_PATH:-}" ]; then
-  ORT_DYLIB_PATH=$(ls "$ROOT"/.venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* 2>/dev/null | head -n 1 || true)
-fi
-: "${ORT_DYLIB_PATH:?ORT_DYLIB_PATH must point at libonnxruntime.so (make setup installs it)}"
-export ORT_DYLIB_PATH
-for bin in gateway tts-kokoro-worker bench-scaling; do
-  [ -x "target/release/$bin" ] || { echo "bench-scaling.sh: target/release/$bin is missing: cargo build --release --workspace" >&2; exit 1; }
-done
+source scripts/bench-common.sh
+require_release_binaries gateway tts-kokoro-worker bench-scaling
 
 ADMIN_URL=$(scripts/postgres.sh start)
 REDIS_URL=$(scripts/redis.sh start)

@@ -49,10 +49,9 @@
 mod audio;
 mod cached;
 mod report;
-mod texts;
 mod uncached;
 
-use bench_gateway::{api, idle, machine};
+use bench_gateway::{api, idle, machine, texts};
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
@@ -246,7 +245,7 @@ async fn run(args: &Args) -> Result<Report> {
                 let settings = uncached::Settings {
                     runs: args.uncached_runs,
                     block_chars: args.block_chars,
-                    seed: clock_seed(),
+                    seed: machine::clock_seed(),
                     limit: Duration::from_secs(300),
                 };
                 let result = uncached::run(&gateway, &args.worker, &voice, &settings).await;
@@ -374,7 +373,8 @@ async fn audio_stage(
     let (audio_url, clip_duration_ms) = match clip {
         Some(clip) => clip,
         None => {
-            let (text, _) = texts::FreshParagraphs::new(clock_seed(), args.block_chars).pair();
+            let (text, _) =
+                texts::FreshParagraphs::new(machine::clock_seed(), args.block_chars).pair();
             let (id, block) = gateway
                 .single_block_document("bench-gateway: clip", &text)
                 .await?;
@@ -460,12 +460,4 @@ fn uncached_note(comparison: &uncached::Comparison) -> String {
         runs(&comparison.pipeline),
         runs(&comparison.direct)
     )
-}
-
-fn clock_seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0x9e37_79b9_7f4a_7c15)
-        ^ u64::from(std::process::id())
 }

@@ -1,4 +1,5 @@
-//! Paragraphs that nothing has cached yet, in pairs of the same shape.
+//! Paragraphs that nothing has cached yet, in pairs of the same shape, and the prose they are
+//! made of (which `bench/scaling` builds its documents from too).
 //!
 //! A pair is one set of sentences in two orders: both texts have the same characters, words and
 //! sentence breaks, so they cost the model the same, yet hash differently, so the gateway's
@@ -6,8 +7,9 @@
 
 use std::collections::HashSet;
 
-/// Plain prose: no Markdown, quotes or digits that the gateway or the phonemizer might rewrite.
-const SENTENCES: &[&str] = &[
+/// Plain prose: no Markdown, quotes or digits that the gateway or the phonemizer might rewrite;
+/// 40 to 65 characters each.
+pub const SENTENCES: &[&str] = &[
     "The ferry left the harbor an hour before sunrise.",
     "A thin fog still covered the water near the pier.",
     "Gulls followed the boat and cried over the wake.",
@@ -24,6 +26,38 @@ const SENTENCES: &[&str] = &[
     "The mainland rose out of the mist like a shadow.",
     "An old woman knitted a scarf without looking up.",
     "They reached the town just as the lamps came on.",
+    "The library opened its doors a little after nine.",
+    "Students gathered around the long oak tables.",
+    "A librarian sorted returned books onto a cart.",
+    "Sunlight fell across the maps on the far wall.",
+    "Somebody sneezed and the whole room looked up.",
+    "The old clock above the entrance ran five minutes slow.",
+    "A boy searched the shelves for a book about volcanoes.",
+    "Outside, a delivery van blocked half of the street.",
+    "The garden behind the house was full of tall weeds.",
+    "Her grandfather planted apple trees along the fence.",
+    "Every autumn the family pressed the fruit into cider.",
+    "Bees moved slowly between the last flowers of summer.",
+    "A wooden bench stood under the largest of the trees.",
+    "The neighbors often stopped to talk across the gate.",
+    "In winter the path to the shed disappeared under snow.",
+    "A robin built its nest in the ivy beside the door.",
+    "The train was late, so the platform slowly filled up.",
+    "A man in a grey coat read the timetable twice.",
+    "Pigeons walked between the benches looking for crumbs.",
+    "An announcement promised a new arrival time.",
+    "Two friends shared a flask of tea and waited.",
+    "When the train finally came, it was nearly empty.",
+    "The valley below looked green after the spring rain.",
+    "Hikers followed a narrow trail along the river bank.",
+    "A wooden bridge crossed the stream near the old mill.",
+    "Fish rested in the shade beneath the overhanging rocks.",
+    "At the top of the hill the wind smelled of pine.",
+    "The group stopped to eat lunch beside a stone wall.",
+    "Clouds drifted over the peaks in slow white rows.",
+    "They walked back down as the shadows grew longer.",
+    "The bakery on the corner sold bread until it ran out.",
+    "Early customers waited in line with their collars up.",
 ];
 
 /// Deterministic xorshift: enough to shuffle sentences, no dependency needed.
@@ -113,6 +147,16 @@ mod tests {
                 a.len()
             );
             assert!(all.insert(a) && all.insert(b));
+        }
+    }
+
+    #[test]
+    fn sentences_are_distinct_plain_prose() {
+        let unique: HashSet<_> = SENTENCES.iter().collect();
+        assert_eq!(unique.len(), SENTENCES.len());
+        for s in SENTENCES {
+            assert!((40..=65).contains(&s.len()), "{} chars: {s}", s.len());
+            assert!(!s.contains(|c: char| c.is_ascii_digit() || "\"*#_`".contains(c)));
         }
     }
 

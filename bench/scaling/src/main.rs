@@ -202,7 +202,7 @@ async fn run(args: Args) -> Result<()> {
         return finish(&args, &results);
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-    let seed = args.seed.unwrap_or_else(clock_seed);
+    let seed = args.seed.unwrap_or_else(machine::clock_seed);
     let target = match (&args.url, args.target) {
         (Some(_), _) => "an existing deployment (--url)".to_string(),
         (None, Target::Local) => "local: the stack as `make dev` starts it".to_string(),
@@ -590,12 +590,4 @@ fn finish(args: &Args, results: &Results) -> Result<()> {
         bail!("no run measured anything");
     }
     Ok(())
-}
-
-fn clock_seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0x9e37_79b9_7f4a_7c15)
-        ^ u64::from(std::process::id())
 }
