@@ -33,7 +33,9 @@ pub struct Load<'a> {
     pub watched: Vec<Watched>,
 }
 
-pub async fn run(load: &mut Load<'_>, listeners: usize) -> Result<LevelResult> {
+/// Runs the level; its result, and whether the queue drained afterwards (if not, the next level
+/// would start on a loaded stack).
+pub async fn run(load: &mut Load<'_>, listeners: usize) -> Result<(LevelResult, Result<()>)> {
     let accounts = accounts(load, listeners).await?;
     let mut document_ids = Vec::with_capacity(listeners);
     for (i, account) in accounts.iter().enumerate() {
@@ -82,13 +84,13 @@ pub async fn run(load: &mut Load<'_>, listeners: usize) -> Result<LevelResult> {
             eprintln!("[bench-scaling] could not delete a listener's document: {e:#}");
         }
     }
-    drained?;
-    Ok(LevelResult {
+    let level = LevelResult {
         listeners,
         outcomes,
         seconds,
         cpu: procs::cpu_between(&load.watched, &before, &after),
-    })
+    };
+    Ok((level, drained))
 }
 
 /// One account per listener: sessions already held, then fresh sign-ups (or, with fixed

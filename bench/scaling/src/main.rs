@@ -540,7 +540,7 @@ async fn levels(
             log(&format!("--max-levels {} reached", args.max_levels));
             break;
         }
-        let level = level::run(&mut load, listeners).await?;
+        let (level, drained) = level::run(&mut load, listeners).await?;
         let throughput = level.throughput();
         log(&format!(
             "{} listeners: {} of {} not served, throughput {:.2} audio s/s, first sound p50 {}, block p95 {}",
@@ -553,6 +553,7 @@ async fn levels(
         ));
         ramp.record(listeners, level.clean(), throughput);
         run.levels.push(level);
+        drained.with_context(|| format!("after {listeners} listeners"))?;
     }
     Ok(())
 }
