@@ -10,7 +10,9 @@ use std::{
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Deserialize;
-use tokio::{process::Command, time::Instant};
+use std::process::{Child, Command};
+
+use tokio::time::Instant;
 
 use crate::{grid::Config, procs::Watched};
 
@@ -103,7 +105,7 @@ pub enum Stack {
 
 pub struct LocalStack {
     pub gateway_url: String,
-    children: Vec<(String, tokio::process::Child)>,
+    children: Vec<(String, Child)>,
     redis_url: String,
     redis_prefix: String,
     audio_dir: PathBuf,
@@ -130,12 +132,10 @@ impl Stack {
             Self::Local(s) => s
                 .children
                 .iter()
-                .filter_map(|(label, child)| {
-                    Some(Watched {
-                        label: label.clone(),
-                        pid: child.id()?,
-                        alone: false,
-                    })
+                .map(|(label, child)| Watched {
+                    label: label.clone(),
+                    pid: child.id(),
+                    alone: false,
                 })
                 .collect(),
             Self::Compose(s) => compose_processes(&s.project).await.unwrap_or_else(|e| {
@@ -148,7 +148,7 @@ impl Stack {
     pub async fn stop(self) -> Result<()> {
         match self {
             Self::Local(s) => s.stop().await,
-            Self::Compose(s) => shell(&s.down, &[]).await,
+            Self::Compose(s) => shell(s.down, Vec::new()).await,
         }
     }
 }
@@ -235,15 +235,33 @@ pub async fn start_local(settings: &LocalSettings, config: Config, run: &str) ->
     }
 }
 
-fn spawn(mut command: Command, log: std::fs::File, label: &str) -> Result<tokio::process::Child> {
+fn spawn(mut command: Command, log: std::fs::File, label: &str) -> Result<Child> {
     let err = log.try_clone()?;
     command
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(err)
-        .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("starting {label}"))
+}
+
+/// Runs a blocking call (a child process to its end) off the benchmark's one thread.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .context("a blocking task panicked")
+}
+
+impl Drop for LocalStack {
+    /// A run that ends in an error (or a panic) leaves no process behind.
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
 }
 
 impl LocalStack {
@@ -279,23 +297,23 @@ impl LocalStack {
     /// keys and audio folder are removed.
     async fn stop(mut self) -> Result<()> {
         for (_, child) in &self.children {
-            if let Some(pid) = child.id() {
-                let _ = Command::new("kill")
-                    .args(["-TERM", &pid.to_string()])
-                    .status()
-                    .await;
-            }
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
         }
+        let deadline = Instant::now() + Duration::from_secs(15);
         for (label, child) in &mut self.children {
-            if tokio::time::timeout(Duration::from_secs(15), child.wait())
-                .await
-                .is_err()
-            {
-                eprintln!("[bench-scaling] {label} ignored SIGTERM for 15 s; killing it");
-                let _ = child.kill().await;
+            while matches!(child.try_wait(), Ok(None)) {
+                if Instant::now() >= deadline {
+                    eprintln!("[bench-scaling] {label} ignored SIGTERM for 15 s; killing it");
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-        let _ = tokio::fs::remove_dir_all(&self.audio_dir).await;
+        let _ = std::fs::remove_dir_all(&self.audio_dir);
         delete_keys(&self.redis_url, &self.redis_prefix).await
     }
 }
@@ -339,13 +357,15 @@ pub async fn redis_pid(redis_url: &str) -> Result<u32> {
 /// Why the compose mode cannot run here, if it cannot: it needs a Docker engine that answers,
 /// the deployment's `compose/` folder and its `prod-up-cpu` make target.
 pub async fn compose_unavailable(root: &Path) -> Option<String> {
-    let docker = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await;
-    if !docker.is_ok_and(|s| s.success()) {
+    let docker = blocking(|| {
+        Command::new("docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+    })
+    .await;
+    if !docker.is_ok_and(|s| s.is_ok_and(|s| s.success())) {
         return Some("no Docker engine answers `docker info`".into());
     }
     if !root.join("compose").is_dir() {
@@ -374,7 +394,7 @@ pub async fn start_compose(
         ("KOKORO_THREADS", config.threads.to_string()),
         ("GATEWAY_PORT", settings.port.to_string()),
     ];
-    shell(&settings.up, &env).await?;
+    shell(settings.up.clone(), env.to_vec()).await?;
     let stack = ComposeStack {
         gateway_url: format!("http://127.0.0.1:{}", settings.port),
         down: settings.down.clone(),
@@ -391,7 +411,7 @@ pub async fn start_compose(
             }
         }
         if start.elapsed() > limit {
-            let _ = shell(&stack.down, &[]).await;
+            let _ = shell(stack.down.clone(), Vec::new()).await;
             bail!(
                 "the compose deployment did not show {} replicas in /api/health within {limit:?}",
                 config.replicas
@@ -401,15 +421,11 @@ pub async fn start_compose(
     }
 }
 
-async fn shell(command: &str, env: &[(&str, String)]) -> Result<()> {
+async fn shell(command: String, env: Vec<(&'static str, String)>) -> Result<()> {
     let mut sh = Command::new("sh");
-    sh.args(["-c", command]);
-    for (key, value) in env {
-        sh.env(key, value);
-    }
-    let status = sh
-        .status()
-        .await
+    sh.args(["-c", &command]).envs(env);
+    let status = blocking(move || sh.status())
+        .await?
         .with_context(|| format!("running {command}"))?;
     if !status.success() {
         bail!("`{command}` failed: {status}");
@@ -420,16 +436,19 @@ async fn shell(command: &str, env: &[(&str, String)]) -> Result<()> {
 /// The compose project's containers as processes: each container's init process, labelled by
 /// service (`gateway`, `kokoro-1`, …), through `docker ps` and `docker inspect`.
 async fn compose_processes(project: &str) -> Result<Vec<Watched>> {
-    let output = Command::new("docker")
-        .args([
-            "ps",
-            "--filter",
-            &format!("label=com.docker.compose.project={project}"),
-            "--format",
-            "{{.ID}} {{.Label \"com.docker.compose.service\"}}",
-        ])
-        .output()
-        .await?;
+    let filter = format!("label=com.docker.compose.project={project}");
+    let output = blocking(move || {
+        Command::new("docker")
+            .args([
+                "ps",
+                "--filter",
+                &filter,
+                "--format",
+                "{{.ID}} {{.Label \"com.docker.compose.service\"}}",
+            ])
+            .output()
+    })
+    .await??;
     if !output.status.success() {
         bail!("docker ps failed");
     }
@@ -439,10 +458,13 @@ async fn compose_processes(project: &str) -> Result<Vec<Watched>> {
         let Some((id, service)) = line.split_once(' ') else {
             continue;
         };
-        let inspect = Command::new("docker")
-            .args(["inspect", "--format", "{{.State.Pid}}", id])
-            .output()
-            .await?;
+        let id = id.to_string();
+        let inspect = blocking(move || {
+            Command::new("docker")
+                .args(["inspect", "--format", "{{.State.Pid}}", &id])
+                .output()
+        })
+        .await??;
         let Ok(pid) = String::from_utf8_lossy(&inspect.stdout)
             .trim()
             .parse::<u32>()
