@@ -179,15 +179,37 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
+    // Interrupted, the run is dropped, and with it the stack it started (its processes are
+    // killed); results.json keeps every run finished before.
     let result = runtime
         .context("starting the tokio runtime")
-        .and_then(|rt| rt.block_on(run(args)));
+        .and_then(|rt| {
+            rt.block_on(async {
+                tokio::select! {
+                    result = run(args) => result,
+                    signal = interrupted() => bail!("stopped by {signal}"),
+                }
+            })
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("[bench-scaling] {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM, naming which.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "Ctrl-C";
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        _ = terminate.recv() => "SIGTERM",
     }
 }
 
