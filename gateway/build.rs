@@ -4,11 +4,17 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=GIT_COMMIT");
-    println!("cargo:rerun-if-changed=../.git/HEAD");
-    println!("cargo:rerun-if-changed=../.git/refs/heads");
-    let commit = std::env::var("GIT_COMMIT")
+    let from_env = std::env::var("GIT_COMMIT")
         .ok()
-        .filter(|c| !c.trim().is_empty())
+        .filter(|c| !c.trim().is_empty());
+    // Image builds set GIT_COMMIT and have no .git: then only a new commit reruns this (and
+    // recompiles the crate). From git, HEAD is watched; where it is missing (a git worktree's
+    // .git is a file) cargo reruns this on every build, which keeps the commit right.
+    if from_env.is_none() {
+        println!("cargo:rerun-if-changed=../.git/HEAD");
+        println!("cargo:rerun-if-changed=../.git/refs/heads");
+    }
+    let commit = from_env
         .or_else(|| {
             let out = Command::new("git")
                 .args(["rev-parse", "HEAD"])

@@ -28,6 +28,9 @@ enum Command {
     Say(SayArgs),
     /// Time synthesis of a text; prints one JSON line (used by `make bench-kokoro`).
     Bench(BenchArgs),
+    /// Exit 0 when the worker serving on KOKORO_ADDR's port (on this host) reports SERVING over
+    /// grpc.health.v1, else 1: the container image's HEALTHCHECK.
+    Probe,
 }
 
 #[tokio::main]
@@ -37,6 +40,13 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Say(args)) => cli::say(args).await,
         Some(Command::Bench(args)) => cli::bench(args).await,
+        Some(Command::Probe) => {
+            if let Err(e) = cli::probe(cli.serve.addr.port()).await {
+                eprintln!("probe: {e:#}");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Some(Command::Serve) | None => {
             let serve = cli.serve;
             let app = Application::build(
