@@ -14,7 +14,8 @@ KOKORO_THREADS ?= 2
 KOKORO_REPLICAS ?= 2
 export KOKORO_ADDR KOKORO_THREADS KOKORO_REPLICAS
 
-.PHONY: help setup models db redis web build dev test test-web lint fmt bench-kokoro bench-gateway bench-scaling clean
+.PHONY: help setup models db redis web build dev test test-web test-compose lint fmt bench-kokoro bench-gateway bench-scaling clean
+.PHONY: prod-build prod-up prod-up-cpu prod-down prod-down-volumes prod-logs prod-ps deploy smoke test-deploy
 
 help:
 	@echo "make dev           run the product (installs, fetches the model, builds)"
@@ -25,6 +26,14 @@ help:
 	@echo "make bench-kokoro  Kokoro worker vs kokoro-onnx: real-time factor, first audio, memory"
 	@echo "make bench-gateway the synthesis pipeline under load, beside redis-benchmark and a direct gRPC call"
 	@echo "make bench-scaling Kokoro replicas x threads under simulated listeners: table, plots, capacity rule"
+	@echo ""
+	@echo "Deployment (docs/deploy.md; settings in compose/.env, from compose/.env.example):"
+	@echo "make prod-up-cpu   build if needed and run the stack with Kokoro on CPU (docker compose)"
+	@echo "make prod-up       the same with the GPU overlay"
+	@echo "make deploy        build at HEAD, bring the stack up (SWARM=1: a Swarm stack), smoke-check it"
+	@echo "make smoke URL=…   check a running deployment from outside [EXPECT_COMMIT=…]"
+	@echo "make prod-build | prod-down | prod-down-volumes | prod-logs | prod-ps"
+	@echo "make test-deploy   really deploy: compose, redeploy, slug repair, Swarm; leaves nothing behind"
 
 setup:
 	@./scripts/setup.sh
@@ -54,9 +63,13 @@ lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test: models db redis lint
+test: models db redis lint test-compose
 	$(WITH_ORT) DATABASE_URL=$$(scripts/postgres.sh url) REDIS_URL=$$(scripts/redis.sh url) $(CARGO) test --workspace
 	$(MAKE) --no-print-directory test-web
+
+# `docker compose config` of every overlay combination (needs the Docker CLI and Compose only).
+test-compose:
+	@scripts/compose-check.sh
 
 # The web player's unit tests and its end-to-end test in headless Chromium against the real
 # stack (the debug binaries of the gateway and the worker).
@@ -77,6 +90,39 @@ bench-gateway: models db redis build
 # "--url https://…" for a running deployment); report and plots in .local/bench-scaling/.
 bench-scaling: models db redis build
 	$(WITH_ORT) scripts/bench-scaling.sh $(BENCH_ARGS)
+
+# Deployment: scripts/prod.sh does the work (docs/deploy.md). Kokoro's model is baked into its
+# image from models/, so every target that may build depends on `models`.
+prod-build: models
+	@scripts/prod.sh build
+
+prod-up: models
+	@OVERLAYS=all scripts/prod.sh up
+
+prod-up-cpu: models
+	@OVERLAYS=cpu scripts/prod.sh up
+
+prod-down:
+	@scripts/prod.sh down
+
+prod-down-volumes:
+	@scripts/prod.sh down-volumes
+
+prod-logs:
+	@scripts/prod.sh logs
+
+prod-ps:
+	@scripts/prod.sh ps
+
+deploy: models
+	@scripts/prod.sh deploy
+
+smoke:
+	@test -n "$(URL)" || { echo "usage: make smoke URL=https://… [EXPECT_COMMIT=…]" >&2; exit 2; }
+	@URL="$(URL)" EXPECT_COMMIT="$(EXPECT_COMMIT)" scripts/prod.sh smoke
+
+test-deploy: models
+	@scripts/test-deploy.sh
 
 clean:
 	$(CARGO) clean

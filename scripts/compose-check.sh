@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make test`'s check of compose/: every overlay combination the Makefile uses must pass
+# `docker compose config` with the committed example settings, and the Swarm stack made from it
+# must pass `docker stack config`. Needs the Docker CLI and Compose, not a running engine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/docker.sh cli
+combos=(
+  "compose.yaml"
+  "compose.yaml cpu.yaml"
+  "compose.yaml cpu.yaml prod.yaml"
+  "compose.yaml cpu.yaml gpu.yaml"
+  "compose.yaml cpu.yaml gpu.yaml prod.yaml"
+  "compose.yaml cpu.yaml prometheus.yaml"
+)
+stack=$(mktemp --suffix .json)
+trap 'rm -f "$stack"' EXIT
+for combo in "${combos[@]}"; do
+  [ -f "compose/${combo##* }" ] || continue
+  args=()
+  for f in $combo; do args+=(-f "compose/$f"); done
+  docker compose --env-file compose/.env.example "${args[@]}" config -q
+  # The Swarm stack made from the same files.
+  docker compose --env-file compose/.env.example "${args[@]}" config --format json \
+    | python3 scripts/swarm-stack.py >"$stack"
+  (set -a; . compose/.env.example; docker stack config -c "$stack" >/dev/null)
+  echo "compose-check: ok: ${combo// / + }"
+done
