@@ -416,6 +416,21 @@ impl Queue {
             .await
     }
 
+    /// How many jobs of the model are queued before this one; `None` when it is not queued
+    /// (a worker renders it, or it is done).
+    pub async fn ahead_of(
+        &self,
+        model: &str,
+        hash: &str,
+    ) -> Result<Option<u64>, redis::RedisError> {
+        let mut redis = self.redis.clone();
+        redis::cmd("ZRANK")
+            .arg(self.keys.queue(model))
+            .arg(hash)
+            .query_async(&mut redis)
+            .await
+    }
+
     /// The dead-letter list of a model, newest first.
     pub async fn dead_letters(&self, model: &str) -> Result<Vec<String>, redis::RedisError> {
         let mut redis = self.redis.clone();
