@@ -139,6 +139,7 @@ pub async fn speech(
                 Some(HubMessage::Event(event)) => match event.kind {
                     EventKind::Cached { .. } => break Ok(()),
                     EventKind::Error { error } => break Err(ApiError::BadGateway(error)),
+                    EventKind::Unspeakable { reason } => break Err(ApiError::Unprocessable(reason)),
                     EventKind::Processing if !rendering => {
                         rendering = true;
                         deadline = Instant::now() + render;

@@ -763,6 +763,9 @@ impl Session {
                 None,
             ),
             EventKind::Error { error } => (BlockStatus::Error, None, None, Some(error.as_str())),
+            EventKind::Unspeakable { reason } => {
+                (BlockStatus::Skipped, None, None, Some(reason.as_str()))
+            }
             EventKind::Enqueued { .. } => return,
         };
         for key in keys {

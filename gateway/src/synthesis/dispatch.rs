@@ -173,12 +173,17 @@ async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease
             tracing::info!(duration_ms, "synthesized");
         }
         Err(error) => {
-            tracing::warn!(%error, taken = attempts, "giving up on the job");
+            let unspeakable = matches!(error, WorkerError::Rejected(_));
             let message = match &error {
                 WorkerError::Rejected(why) => format!("this text cannot be spoken: {why}"),
                 other => format!("synthesis failed: {other}"),
             };
-            if let Err(e) = synthesis.queue.bury(&job, &message).await {
+            if unspeakable {
+                tracing::info!(%error, "the worker found nothing to say");
+            } else {
+                tracing::warn!(%error, taken = attempts, "giving up on the job");
+            }
+            if let Err(e) = synthesis.queue.bury(&job, &message, unspeakable).await {
                 tracing::error!(error = %e, "cannot dead-letter the job");
             }
         }

@@ -203,3 +203,35 @@ async fn a_daily_quota_stops_new_synthesis_but_not_cached_audio() {
     assert_eq!(finals[&1]["status"], "cached", "cached audio still plays");
     assert_eq!(worker.jobs(), 1);
 }
+
+#[tokio::test]
+async fn text_with_nothing_to_say_is_422_and_a_skipped_block() {
+    let (app, _worker, user, _) = reader(&[]).await;
+    let response = app
+        .post_json(
+            "/v1/audio/speech",
+            Some(&user.token),
+            &json!({"model": "kokoro", "input": "😀 😀 😀", "voice": VOICE}),
+        )
+        .await;
+    let message = assert_error(response, 422, "unprocessable").await;
+    assert!(message.contains("cannot be spoken"), "{message}");
+
+    let id = app.create_text(&user, "Words first.\n\n😀😀😀\n").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut listener = crate::listener::Listener::connect(&app, &user.token).await;
+    listener.synthesize(&id, &[0, 1], 0).await;
+    let (finals, _) = listener.finals(&[0, 1]).await;
+    assert_eq!(finals[&0]["status"], "cached", "{}", finals[&0]);
+    assert_eq!(finals[&1]["status"], "skipped", "{}", finals[&1]);
+    assert!(
+        finals[&1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be spoken"),
+        "{}",
+        finals[&1]
+    );
+}
