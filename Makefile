@@ -14,12 +14,13 @@ KOKORO_THREADS ?= 2
 KOKORO_REPLICAS ?= 2
 export KOKORO_ADDR KOKORO_THREADS KOKORO_REPLICAS
 
-.PHONY: help setup models db redis web build dev test test-web test-compose lint fmt bench-kokoro bench-gateway bench-scaling clean
+.PHONY: help setup models db redis web build dev test test-web test-compose lint fmt fuzz bench-kokoro bench-gateway bench-scaling clean
 .PHONY: prod-build prod-up prod-up-cpu prod-down prod-down-volumes prod-logs prod-ps deploy smoke test-deploy
 
 help:
 	@echo "make dev           run the product (installs, fetches the model, builds)"
 	@echo "make test          every check and test (installs and fetches what they need)"
+	@echo "make fuzz          property tests of the socket parser and the document parser, many cases"
 	@echo "make models        fetch and verify the model files into models/"
 	@echo "make db            start the project-local PostgreSQL"
 	@echo "make redis         start the project-local Redis"
@@ -79,6 +80,12 @@ test-web: models db redis
 
 fmt:
 	$(CARGO) fmt --all
+
+# Property tests ("fuzzing" on stable Rust) of the WebSocket message parser and the Markdown, HTML
+# and plain text -> blocks path, with FUZZ_CASES generated inputs each (default 20,000); bounded,
+# needs no database. A failure prints the smallest input that fails; keep it as a test.
+fuzz: setup
+	PROPTEST_CASES=$${FUZZ_CASES:-20000} $(CARGO) test -p gateway --lib -- documents::parse::tests::fuzz:: listen::ws::tests::any_
 
 bench-kokoro: models build
 	$(WITH_ORT) python3 bench/bench_kokoro.py --ours-bin ./target/release/tts-kokoro-worker --model-dir $(KOKORO_MODEL_DIR) $(BENCH_ARGS)

@@ -33,8 +33,8 @@ pids+=($!)
 
 # Ready when every replica has answered the gateway's probe.
 for _ in $(seq 1 240); do
-  replicas=$(curl -fsS "http://$GATEWAY_ADDR/api/health" 2>/dev/null \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["models"]["kokoro"]["replicas"])' 2>/dev/null || echo 0)
+  replicas=$(curl -fsS "http://$GATEWAY_ADDR/v1/models" 2>/dev/null \
+    | python3 -c 'import json,sys; print(next(m["replicas"] for m in json.load(sys.stdin)["models"] if m["slug"] == "kokoro"))' 2>/dev/null || echo 0)
   [ "$replicas" -ge "$KOKORO_REPLICAS" ] && break
   sleep 0.5
 done

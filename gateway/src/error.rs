@@ -1,8 +1,9 @@
 //! The gateway's one error type. Every variant names the status it answers with; the body is
 //! always `{"error": {"code", "message"}}`. Internal details are logged, never sent.
 
+use axum::http::request::Parts;
 use axum::{
-    extract::{FromRequest, Request, rejection::JsonRejection},
+    extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -16,6 +17,9 @@ pub enum ApiError {
     /// 401: no, a tampered or an expired credential; wrong password.
     #[error("{0}")]
     Unauthorized(String),
+    /// 403: a credential that does not open this resource (an expired or forged audio link).
+    #[error("{0}")]
+    Forbidden(String),
     /// 404: missing, or someone else's (the two are indistinguishable on purpose).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -40,6 +44,10 @@ pub enum ApiError {
     /// 502: the page we were asked to fetch failed.
     #[error("{0}")]
     BadGateway(String),
+    /// 503: the gateway is at a bound it keeps on purpose (e.g. password hashes at once);
+    /// retry after the given seconds.
+    #[error("the server is busy; try again in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
     /// 503: a dependency (Postgres) is unreachable.
     #[error("{0}")]
     Unavailable(String),
@@ -62,6 +70,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
@@ -73,6 +82,7 @@ impl ApiError {
             ApiError::QuotaExceeded(_) => (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded"),
             ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "upstream_failed"),
             ApiError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+            ApiError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::Unavailable(_) | ApiError::Redis(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
@@ -107,7 +117,8 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut response = (status, axum::Json(error_body(code, &message))).into_response();
-        if let ApiError::TooManyRequests { retry_after_secs } = self
+        if let ApiError::TooManyRequests { retry_after_secs } | ApiError::Busy { retry_after_secs } =
+            self
             && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -141,4 +152,34 @@ where
             }),
         }
     }
+}
+
+/// `axum::extract::Query` whose rejection is a 400 in our error format.
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Query(value))
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+    }
+}
+
+/// 405 for a known path asked with a method it does not have.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        axum::Json(error_body(
+            "method_not_allowed",
+            &format!("{} does not answer {method}", uri.path()),
+        )),
+    )
+        .into_response()
 }

@@ -1,11 +1,20 @@
 //! `GET /api/health` (is every dependency reachable, and is every seeded model and voice served
-//! by a live worker?) and `GET /api/version` (which code runs).
+//! by a live worker?) and `GET /api/version` (which code runs). The public sees the health
+//! status only; worker addresses, model versions and queue depths are for the operator, whose
+//! token (`OPERATOR_TOKEN`) comes as `Authorization: Bearer …`. A model version would let anyone
+//! compute the address of a cached clip; addresses and queues map the deployment.
 
 use std::sync::Arc;
 
 use std::time::Duration;
 
-use axum::{Router, extract::State, http::StatusCode, routing::get};
+use axum::{
+    Router,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    routing::get,
+};
+use sha2::{Digest, Sha256};
 
 use crate::{catalog, startup::AppState};
 
@@ -17,7 +26,10 @@ pub fn router() -> Router<Arc<AppState>> {
 
 /// 503 when the gateway cannot work (Postgres or Redis unreachable); 200 otherwise, with
 /// `status: "degraded"` and the `unserved` voices when some seeded voice has no live worker.
-async fn health(State(state): State<Arc<AppState>>) -> (StatusCode, axum::Json<serde_json::Value>) {
+async fn health(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> (StatusCode, axum::Json<serde_json::Value>) {
     let postgres = match sqlx::query("SELECT 1").execute(&state.pool).await {
         Ok(_) => "ok".to_string(),
         Err(e) => {
@@ -80,12 +92,16 @@ async fn health(State(state): State<Arc<AppState>>) -> (StatusCode, axum::Json<s
     } else {
         "degraded"
     };
+    let code = if working {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    if !is_operator(&state, &headers) {
+        return (code, axum::Json(serde_json::json!({ "status": status })));
+    }
     (
-        if working {
-            StatusCode::OK
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        },
+        code,
         axum::Json(serde_json::json!({
             "status": status,
             "commit": COMMIT,
@@ -99,6 +115,23 @@ async fn health(State(state): State<Arc<AppState>>) -> (StatusCode, axum::Json<s
             "unserved": unserved,
         })),
     )
+}
+
+/// Whether the request carries the operator's token. Both sides are hashed before comparing,
+/// so the comparison takes as long whatever the guess.
+fn is_operator(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(expected) = &state.config.operator_token else {
+        return false;
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    presented.is_some_and(|token| {
+        !expected.expose().is_empty()
+            && Sha256::digest(token.as_bytes()) == Sha256::digest(expected.expose().as_bytes())
+    })
 }
 
 /// The commit is baked in at build time (build.rs), so anyone can see which code is deployed.

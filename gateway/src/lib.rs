@@ -5,6 +5,7 @@ pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod documents;
+pub mod edge;
 pub mod error;
 pub mod health;
 pub mod listen;

@@ -5,17 +5,17 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use axum::{Router, extract::DefaultBodyLimit};
 use sqlx::{PgPool, postgres::PgPoolOptions};
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    auth::{self, CurrentUser, SignInLimits},
+    auth::{self, AuthLimits, CurrentUser, Passwords},
     catalog::{self, Catalog},
     config::{ConfigError, GatewayConfig},
     documents::{self, fetch::FetchConfig},
-    health, listen,
+    edge, error, health,
+    listen::{self, QueuedPerUser, audio::AudioUrls},
     synthesis::{
         AudioStore, ColdStore, EventHub, Keys, Queue, Synthesis, SynthesisSettings, WorkerPool,
         dispatch,
@@ -27,7 +27,15 @@ use crate::{
 pub struct AppState {
     pub pool: PgPool,
     pub config: GatewayConfig,
-    pub sign_in_limits: SignInLimits,
+    pub auth_limits: AuthLimits,
+    /// Password hashing, a bounded number at once.
+    pub passwords: Passwords,
+    /// Signs and checks audio links.
+    pub audio_urls: AudioUrls,
+    /// Blocks each user's sockets wait for.
+    pub queued_per_user: QueuedPerUser,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub fetch: FetchConfig,
     /// Set in single-user mode: every request is this user.
     pub local_user: Option<CurrentUser>,
@@ -170,7 +178,17 @@ impl Application {
                     source,
                 })?;
         let state = Arc::new(AppState {
-            sign_in_limits: SignInLimits::new(config.sign_in_per_minute),
+            auth_limits: AuthLimits::new(config.sign_in_per_minute, config.sign_up_per_hour),
+            passwords: Passwords::new(
+                config.password_hash_slots(),
+                Duration::from_millis(config.password_hash_wait_ms),
+            ),
+            trusted_proxies: config.trusted_proxy_networks()?,
+            queued_per_user: QueuedPerUser::default(),
+            audio_urls: AudioUrls::new(
+                config.audio_url_key.as_ref(),
+                Duration::from_secs(config.audio_url_ttl_secs),
+            ),
             pool,
             fetch,
             local_user,
@@ -189,9 +207,10 @@ impl Application {
             .merge(usage::router())
             .merge(web::router(&state.config.web_dir))
             .fallback(web::fallback)
-            .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-            .layer(TraceLayer::new_for_http())
-            .with_state(Arc::clone(&state));
+            .method_not_allowed_fallback(error::method_not_allowed)
+            .layer(DefaultBodyLimit::max(state.config.max_body_bytes));
+        let router =
+            edge::layers(router, state.config.public_origin.clone()).with_state(Arc::clone(&state));
         Ok(Self {
             listener,
             router,

@@ -7,23 +7,47 @@ use std::{path::PathBuf, sync::Arc};
 use axum::{
     Router,
     extract::State,
+    handler::HandlerWithoutStateExt,
     http::{HeaderValue, Method, StatusCode, Uri, header},
+    middleware,
     response::{Html, IntoResponse, Response},
 };
-use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer};
+use tower_http::services::ServeDir;
 
 use crate::{error::error_body, health::COMMIT, startup::AppState};
 
 pub fn router(web_dir: &std::path::Path) -> Router<Arc<AppState>> {
+    let assets = ServeDir::new(web_dir.join("assets"))
+        .not_found_service(asset_missing.into_service())
+        .call_fallback_on_method_not_allowed(true);
     Router::new().nest_service(
         "/assets",
-        tower::ServiceBuilder::new()
-            .layer(SetResponseHeaderLayer::overriding(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=31536000, immutable"),
-            ))
-            .service(ServeDir::new(web_dir.join("assets"))),
+        Router::new()
+            .fallback_service(assets)
+            .layer(middleware::map_response(immutable_when_found)),
     )
+}
+
+/// Hashed assets never change: a year of caching, but only for what was found.
+async fn immutable_when_found(mut response: Response) -> Response {
+    if response.status().is_success() {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+    }
+    response
+}
+
+async fn asset_missing(uri: Uri) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(error_body(
+            "not_found",
+            &format!("no asset {}", uri.path().trim_start_matches('/')),
+        )),
+    )
+        .into_response()
 }
 
 /// Everything no route matched.

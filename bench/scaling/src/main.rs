@@ -554,7 +554,11 @@ async fn levels(
         paragraphs: args.paragraphs,
         arrival_window: Duration::from_secs_f64(args.arrival_secs),
         session: Duration::from_secs_f64(args.listen_secs),
-        operator_token: args.operator_token.clone(),
+        // A stack started here shows its gateway's details with the token it was given.
+        operator_token: args.operator_token.clone().or_else(|| {
+            (args.url.is_none() && args.target == Target::Local)
+                .then(|| stack::LOCAL_OPERATOR_TOKEN.to_string())
+        }),
         watched,
     };
     let mut ramp = ramp::Ramp::starting_at(listeners.1, listeners.0);

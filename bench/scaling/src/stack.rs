@@ -32,6 +32,9 @@ pub struct ModelHealth {
     pub in_flight: Option<u64>,
 }
 
+/// The operator token of the gateway a local stack starts, so that its health shows details.
+pub const LOCAL_OPERATOR_TOKEN: &str = "bench-scaling-local-operator";
+
 /// Reads the gateway's health (with the operator's token when one is given).
 pub async fn health(http: &reqwest::Client, base: &str, token: Option<&str>) -> Result<Health> {
     let mut request = http.get(format!("{base}/api/health"));
@@ -219,6 +222,8 @@ pub async fn start_local(settings: &LocalSettings, config: Config, run: &str) ->
         .env("AUTH_ENABLED", "true")
         // Every listener signs up once, from this one address.
         .env("SIGN_IN_PER_MINUTE", "10000")
+        .env("SIGN_UP_PER_HOUR", "100000")
+        .env("OPERATOR_TOKEN", LOCAL_OPERATOR_TOKEN)
         // Replicas are found within a quarter second of their start.
         .env("WORKER_PROBE_MS", "250")
         .env("LOG_FORMAT", "json")
@@ -276,7 +281,7 @@ impl LocalStack {
                     bail!("{label} exited while starting: {status}");
                 }
             }
-            if let Ok(health) = health(&http, &self.gateway_url, None).await {
+            if let Ok(health) = health(&http, &self.gateway_url, Some(LOCAL_OPERATOR_TOKEN)).await {
                 let seen = health
                     .models
                     .get("kokoro")

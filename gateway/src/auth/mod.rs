@@ -1,7 +1,8 @@
 //! Accounts and sessions: Argon2id password hashes, opaque bearer tokens (only their SHA-256 is
-//! stored) that work as `Authorization: Bearer …` and as an HttpOnly SameSite cookie, and
-//! sign-in rate limits per account and per client address.
+//! stored) that work as `Authorization: Bearer …` and as an HttpOnly SameSite cookie, sign-in
+//! rate limits per account and per client address, and sign-up limits per client address.
 
+mod client_address;
 mod password;
 mod routes;
 
@@ -22,6 +23,8 @@ use uuid::Uuid;
 
 use crate::{error::ApiError, startup::AppState};
 
+pub use client_address::{ClientAddress, client_address};
+pub use password::Passwords;
 pub use routes::router;
 
 pub const SESSION_COOKIE: &str = "yapit_session";
@@ -35,35 +38,65 @@ pub struct CurrentUser {
     pub email: String,
 }
 
-/// Sign-in attempt limits, keyed by lower-cased e-mail and by client address.
-pub struct SignInLimits {
-    per_account: DefaultKeyedRateLimiter<String>,
-    per_address: DefaultKeyedRateLimiter<IpAddr>,
+/// Attempt limits: sign-in per account (its normalised e-mail) and per client address,
+/// sign-up per client address.
+pub struct AuthLimits {
+    sign_in_per_account: DefaultKeyedRateLimiter<String>,
+    sign_in_per_address: DefaultKeyedRateLimiter<IpAddr>,
+    sign_up_per_address: DefaultKeyedRateLimiter<IpAddr>,
 }
 
-impl SignInLimits {
-    pub fn new(per_minute: u32) -> Self {
-        let quota = Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN));
+fn at_least_one(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
+}
+
+fn refused<K: std::hash::Hash + Eq + Clone>(
+    limiter: &DefaultKeyedRateLimiter<K>,
+    key: &K,
+) -> Result<(), ApiError> {
+    let now = DefaultClock::default().now();
+    limiter
+        .check_key(key)
+        .map_err(|not_until| ApiError::TooManyRequests {
+            retry_after_secs: not_until.wait_time_from(now).as_secs().max(1),
+        })
+}
+
+impl AuthLimits {
+    pub fn new(sign_in_per_minute: u32, sign_up_per_hour: u32) -> Self {
+        let sign_in = Quota::per_minute(at_least_one(sign_in_per_minute));
         Self {
-            per_account: RateLimiter::keyed(quota),
-            per_address: RateLimiter::keyed(quota),
+            sign_in_per_account: RateLimiter::keyed(sign_in),
+            sign_in_per_address: RateLimiter::keyed(sign_in),
+            sign_up_per_address: RateLimiter::keyed(Quota::per_hour(at_least_one(
+                sign_up_per_hour,
+            ))),
         }
     }
 
-    /// Counts one attempt; refused once either key is over its quota.
-    pub fn check(&self, email: &str, address: IpAddr) -> Result<(), ApiError> {
-        let now = DefaultClock::default().now();
-        let refused = |wait: Duration| ApiError::TooManyRequests {
-            retry_after_secs: wait.as_secs().max(1),
-        };
-        self.per_address
-            .check_key(&address)
-            .map_err(|not_until| refused(not_until.wait_time_from(now)))?;
-        self.per_account
-            .check_key(&email.to_lowercase())
-            .map_err(|not_until| refused(not_until.wait_time_from(now)))?;
-        Ok(())
+    /// Counts one sign-in attempt; refused once either key is over its quota. `email` must be
+    /// normalised ([`normalise_email`]), or a space would open a fresh bucket.
+    pub fn check_sign_in(&self, email: &str, address: IpAddr) -> Result<(), ApiError> {
+        refused(&self.sign_in_per_address, &address)?;
+        refused(&self.sign_in_per_account, &email.to_string())
     }
+
+    /// Counts one sign-up attempt from `address`.
+    pub fn check_sign_up(&self, address: IpAddr) -> Result<(), ApiError> {
+        refused(&self.sign_up_per_address, &address)
+    }
+}
+
+/// The one form of an e-mail address used for storage, lookup and limits: without surrounding
+/// whitespace (any Unicode whitespace, and the invisible zero-width characters), lower-cased.
+pub fn normalise_email(raw: &str) -> String {
+    raw.trim_matches(|c: char| c.is_whitespace() || is_invisible(c))
+        .to_lowercase()
+}
+
+/// Zero-width characters that are not Unicode whitespace but print as nothing.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
 }
 
 /// A new random session token (what the client holds) and its hash (what the database holds).

@@ -1,8 +1,8 @@
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 use axum::{
     Router,
-    extract::{ConnectInfo, State},
+    extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -10,7 +10,10 @@ use axum::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{CurrentUser, SESSION_COOKIE, create_session, password, presented_token, token_hash};
+use super::{
+    ClientAddress, CurrentUser, SESSION_COOKIE, create_session, is_invisible, normalise_email,
+    presented_token, token_hash,
+};
 use crate::{
     error::{ApiError, Json},
     startup::AppState,
@@ -35,13 +38,16 @@ const MIN_PASSWORD_CHARS: usize = 8;
 /// Argon2 accepts any length; the cap keeps one request from buying seconds of CPU.
 const MAX_PASSWORD_CHARS: usize = 1024;
 
+/// The normalised e-mail of well-formed credentials.
 fn validate(credentials: &Credentials) -> Result<String, ApiError> {
-    let email = credentials.email.trim();
+    let email = normalise_email(&credentials.email);
     let well_formed = email.len() <= 254
         && email
             .split_once('@')
             .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || is_invisible(c));
     if !well_formed {
         return Err(ApiError::BadRequest(format!(
             "{email:?} is not an e-mail address"
@@ -53,7 +59,7 @@ fn validate(credentials: &Credentials) -> Result<String, ApiError> {
             "the password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters long"
         )));
     }
-    Ok(email.to_string())
+    Ok(email)
 }
 
 fn signed_in(state: &AppState, status: StatusCode, user: CurrentUser, token: String) -> Response {
@@ -77,10 +83,12 @@ fn signed_in(state: &AppState, status: StatusCode, user: CurrentUser, token: Str
 
 async fn sign_up(
     State(state): State<Arc<AppState>>,
+    ClientAddress(address): ClientAddress,
     Json(credentials): Json<Credentials>,
 ) -> Result<Response, ApiError> {
     let email = validate(&credentials)?;
-    let hash = password::hash(credentials.password).await?;
+    state.auth_limits.check_sign_up(address)?;
+    let hash = state.passwords.hash(credentials.password).await?;
     let inserted: Result<(Uuid,), sqlx::Error> =
         sqlx::query_as("INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING id")
             .bind(&email)
@@ -90,9 +98,11 @@ async fn sign_up(
     let id = match inserted {
         Ok((id,)) => id,
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(ApiError::Conflict(format!(
-                "an account for {email} already exists; sign in instead"
-            )));
+            // This confirms that the e-mail has an account (docs/api.md says so); sign-up's
+            // per-address limit bounds how many addresses one client can test.
+            return Err(ApiError::Conflict(
+                "this e-mail already has an account; sign in instead".into(),
+            ));
         }
         Err(e) => return Err(e.into()),
     };
@@ -107,20 +117,21 @@ async fn sign_up(
 
 async fn sign_in(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(address): ClientAddress,
     Json(credentials): Json<Credentials>,
 ) -> Result<Response, ApiError> {
-    state.sign_in_limits.check(&credentials.email, peer.ip())?;
+    let email = normalise_email(&credentials.email);
+    state.auth_limits.check_sign_in(&email, address)?;
     let row: Option<(Uuid, String, String)> =
         sqlx::query_as("SELECT id, email, password_hash FROM users WHERE lower(email) = lower($1)")
-            .bind(credentials.email.trim())
+            .bind(&email)
             .fetch_optional(&state.pool)
             .await?;
     let (stored, user) = match row {
         Some((id, email, hash)) => (Some(hash), Some(CurrentUser { id, email })),
         None => (None, None),
     };
-    let valid = password::verify(credentials.password, stored).await?;
+    let valid = state.passwords.verify(credentials.password, stored).await?;
     let Some(user) = user.filter(|_| valid) else {
         return Err(ApiError::Unauthorized("wrong e-mail or password".into()));
     };

@@ -84,8 +84,10 @@ pub enum FetchError {
     /// Not a URL, not http(s), or carries credentials (client error).
     #[error("{0}")]
     InvalidUrl(String),
-    /// The SSRF guard refused the host (client error: we will never fetch it).
-    #[error("refusing to fetch {host}: it resolves to {} ({addr})", refusal_reason(*.addr))]
+    /// The SSRF guard refused the host (client error: we will never fetch it). The message
+    /// names the kind of address, not the address: a name's internal addresses are the
+    /// operator's business (they are logged).
+    #[error("refusing to fetch {host}: it resolves to {}", refusal_reason(*.addr))]
     Blocked { host: String, addr: IpAddr },
     /// More redirects than allowed (502).
     #[error("too many redirects (more than {0})")]
@@ -410,8 +412,9 @@ fn refusal_v6(addr: Ipv6Addr) -> Option<&'static str> {
     let bits = u128::from(addr);
     let seg = addr.segments();
     // Forms that carry an IPv4 address a packet may end up at: judge that address.
-    // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (deprecated "compatible").
-    if bits >> 32 == 0xffff || bits >> 32 == 0 {
+    // ::ffff:a.b.c.d (mapped), ::ffff:0:a.b.c.d (translated, RFC 2765) and ::a.b.c.d
+    // (deprecated "compatible").
+    if bits >> 32 == 0xffff || bits >> 32 == 0xffff_0000 || bits >> 32 == 0 {
         return refusal_v4(Ipv4Addr::from(bits as u32));
     }
     // 64:ff9b::a.b.c.d, the well-known NAT64 prefix: a NAT64 gateway forwards to a.b.c.d.
@@ -1068,6 +1071,8 @@ mod tests {
             "http://[fd00::1]/".to_string(),
             "http://[ff02::1]/".to_string(),
             "http://[64:ff9b::a9fe:a9fe]/".to_string(),
+            "http://[::ffff:0:a9fe:a9fe]/".to_string(),
+            format!("http://[::ffff:0:7f00:1]:{port}/"),
             "http://255.255.255.255/".to_string(),
         ];
         let cfg = FetchConfig {
@@ -1098,6 +1103,15 @@ mod tests {
         );
         let err = fetch(&cfg, &fx.url("/")).await.expect_err("loopback");
         assert!(err.to_string().contains("loopback"), "{err}");
+        // A name's internal addresses are not told to the user.
+        let err = fetch(&cfg, &format!("http://localhost:{port}/"))
+            .await
+            .expect_err("localhost");
+        let text = err.to_string();
+        assert!(
+            text.contains("loopback") && !text.contains("127.0.0.1") && !text.contains("::1"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

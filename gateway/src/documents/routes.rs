@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use axum::{
     Router,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
     response::IntoResponse,
     routing::get,
@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     auth::CurrentUser,
-    error::{ApiError, Json},
+    error::{ApiError, Json, Query},
     startup::AppState,
 };
 
@@ -67,9 +67,21 @@ struct Parsed {
     chars: usize,
 }
 
+/// A title as one line of text: control characters (a NUL, which Postgres cannot store, line
+/// breaks, tabs) become spaces, runs of them one.
+fn one_line(title: &str) -> String {
+    title
+        .split(|c: char| c.is_control())
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim()
+        .to_string()
+}
+
 fn clean_title(title: Option<String>) -> Result<Option<String>, ApiError> {
     let Some(title) = title else { return Ok(None) };
-    let title = title.trim().to_string();
+    let title = one_line(&title);
     if title.chars().count() > MAX_TITLE_CHARS {
         return Err(ApiError::BadRequest(format!(
             "the title is longer than {MAX_TITLE_CHARS} characters"
@@ -183,8 +195,12 @@ async fn create(
         ));
     }
     let title = title
-        .or(parsed.title.clone().filter(|t| !t.trim().is_empty()))
-        .or_else(|| title_from_blocks(&parsed.blocks))
+        .or(parsed
+            .title
+            .as_deref()
+            .map(one_line)
+            .filter(|t| !t.is_empty()))
+        .or_else(|| title_from_blocks(&parsed.blocks).map(|t| one_line(&t)))
         .unwrap_or_else(|| "Untitled".into());
     let summary = store(&state, user.id, &title, &parsed).await?;
     Ok((StatusCode::CREATED, axum::Json(summary)))

@@ -1,8 +1,14 @@
-//! `GET /v1/audio/{hash}`: a cached variant as WAV, from the hot cache, then the cold store.
-//! Content-addressed, so it never changes: a strong `ETag`, a year of public caching, and
-//! `Range` requests so a player can seek.
+//! `GET /v1/audio/{hash}?expires=…&sig=…`: a cached variant as WAV, from the hot cache, then
+//! the cold store. The cache is content-addressed and shared between users, but the hash of a
+//! guessable text is computable by anyone, so a download needs a short-lived link signed by the
+//! gateway (HMAC-SHA256 over hash and expiry), handed only to a signed-in listener who asked for
+//! the block. The bytes never change: a strong `ETag`, private caching until the link expires,
+//! and `Range` requests so a player can seek.
 
-use std::sync::Arc;
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use axum::{
     body::Body,
@@ -11,20 +17,117 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde::Deserialize;
+use sha2::Sha256;
 
-use crate::{error::ApiError, startup::AppState, synthesis::variant::is_valid_hash};
+use crate::{
+    config::Secret,
+    error::{ApiError, Query},
+    startup::AppState,
+    synthesis::variant::is_valid_hash,
+};
 
-pub const CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+/// Signs and checks audio links.
+pub struct AudioUrls {
+    key: Vec<u8>,
+    ttl: Duration,
+}
+
+impl AudioUrls {
+    /// With `key` (shared by every gateway behind one address), or a random key of this process.
+    pub fn new(key: Option<&Secret>, ttl: Duration) -> Self {
+        let key = match key {
+            Some(key) if !key.expose().is_empty() => key.expose().as_bytes().to_vec(),
+            _ => {
+                let mut random = vec![0u8; 32];
+                rand::rng().fill_bytes(&mut random);
+                random
+            }
+        };
+        Self { key, ttl }
+    }
+
+    fn mac(&self, hash: &str, expires: u64) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(hash.as_bytes());
+        mac.update(b"\n");
+        mac.update(expires.to_string().as_bytes());
+        mac
+    }
+
+    /// A link to the variant `hash`, valid for the configured time from now.
+    pub fn sign(&self, hash: &str) -> String {
+        let expires = unix_now() + self.ttl.as_secs();
+        let sig: String = self
+            .mac(hash, expires)
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("/v1/audio/{hash}?expires={expires}&sig={sig}")
+    }
+
+    /// Seconds the link stays valid, or why it is refused.
+    fn check(&self, hash: &str, link: &Link) -> Result<u64, ApiError> {
+        let (Some(expires), Some(sig)) = (link.expires, link.sig.as_deref()) else {
+            return Err(ApiError::Forbidden(
+                "audio is served through the links the player receives; ask for the block again"
+                    .into(),
+            ));
+        };
+        let signature = decode_hex(sig).unwrap_or_default();
+        if self.mac(hash, expires).verify_slice(&signature).is_err() {
+            return Err(ApiError::Forbidden(
+                "this audio link is not valid; ask for the block again".into(),
+            ));
+        }
+        let now = unix_now();
+        if expires <= now {
+            return Err(ApiError::Forbidden(
+                "this audio link has expired; ask for the block again".into(),
+            ));
+        }
+        Ok(expires - now)
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) || !hex.is_ascii() {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+        .collect()
+}
+
+/// The query of a signed link.
+#[derive(Deserialize)]
+pub struct Link {
+    expires: Option<u64>,
+    sig: Option<String>,
+}
 
 pub async fn get_audio(
     State(state): State<Arc<AppState>>,
     Path(hash): Path<String>,
+    Query(link): Query<Link>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let hash = hash.strip_suffix(".wav").unwrap_or(&hash).to_string();
     if !is_valid_hash(&hash) {
         return Err(ApiError::NotFound("audio"));
     }
+    let valid_for = state.audio_urls.check(&hash, &link)?;
     let etag = format!("\"{hash}\"");
     if headers
         .get(header::IF_NONE_MATCH)
@@ -34,6 +137,7 @@ pub async fn get_audio(
         return Ok(with_cache_headers(
             StatusCode::NOT_MODIFIED.into_response(),
             &etag,
+            valid_for,
         ));
     }
     let wav = state
@@ -42,15 +146,16 @@ pub async fn get_audio(
         .get(&hash)
         .await
         .ok_or(ApiError::NotFound("audio"))?;
-    Ok(with_cache_headers(ranged(wav, &headers), &etag))
+    Ok(with_cache_headers(ranged(wav, &headers), &etag, valid_for))
 }
 
-fn with_cache_headers(mut response: Response, etag: &str) -> Response {
+/// Only the listener's own browser may keep the audio, and only while its link is valid; a
+/// shared cache must not hand it to anyone else.
+fn with_cache_headers(mut response: Response, etag: &str, valid_for: u64) -> Response {
     let headers = response.headers_mut();
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(CACHE_CONTROL),
-    );
+    if let Ok(value) = HeaderValue::from_str(&format!("private, max-age={valid_for}, immutable")) {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
     if let Ok(value) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, value);
     }
@@ -98,5 +203,57 @@ fn ranged(wav: Bytes, headers: &HeaderMap) -> Response {
             [(header::CONTENT_RANGE, format!("bytes */{len}"))],
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn link(url: &str) -> Link {
+        let query = url.split_once('?').unwrap().1;
+        let mut link = Link {
+            expires: None,
+            sig: None,
+        };
+        for (name, value) in query.split('&').filter_map(|p| p.split_once('=')) {
+            match name {
+                "expires" => link.expires = value.parse().ok(),
+                "sig" => link.sig = Some(value.to_string()),
+                _ => {}
+            }
+        }
+        link
+    }
+
+    #[test]
+    fn a_signed_link_opens_its_own_audio_only_until_it_expires() {
+        let urls = AudioUrls::new(None, Duration::from_secs(60));
+        let signed = urls.sign(HASH);
+        assert!(signed.starts_with(&format!("/v1/audio/{HASH}?")));
+        let valid_for = urls.check(HASH, &link(&signed)).unwrap();
+        assert!((1..=60).contains(&valid_for));
+
+        let other = HASH.replace('0', "1");
+        assert!(urls.check(&other, &link(&signed)).is_err());
+        let mut later = link(&signed);
+        later.expires = later.expires.map(|e| e + 3600);
+        assert!(urls.check(HASH, &later).is_err(), "a moved expiry");
+        let unsigned = Link {
+            expires: None,
+            sig: None,
+        };
+        assert!(urls.check(HASH, &unsigned).is_err());
+        let another_gateway = AudioUrls::new(None, Duration::from_secs(60));
+        assert!(another_gateway.check(HASH, &link(&signed)).is_err());
+
+        let expired = AudioUrls {
+            key: urls.key.clone(),
+            ttl: Duration::ZERO,
+        };
+        let message = expired.check(HASH, &link(&expired.sign(HASH))).unwrap_err();
+        assert!(message.to_string().contains("expired"), "{message}");
     }
 }

@@ -5,12 +5,17 @@ pub mod audio;
 pub mod speech;
 pub mod ws;
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use axum::{
     Router,
     routing::{get, post},
 };
+
+use uuid::Uuid;
 
 use crate::startup::AppState;
 
@@ -21,7 +26,32 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/audio/speech", post(speech::speech))
 }
 
-/// Where a cached variant can be downloaded.
-pub fn audio_url(hash: &str) -> String {
-    format!("/v1/audio/{hash}")
+/// Blocks each user waits for on this gateway's sockets, across all of them, so that one user
+/// with many sockets cannot fill the queue (`MAX_QUEUED_PER_USER`).
+#[derive(Default)]
+pub struct QueuedPerUser {
+    counts: Mutex<HashMap<Uuid, usize>>,
+}
+
+impl QueuedPerUser {
+    /// Counts one more block for `user`, unless that would pass `cap`.
+    pub fn try_add(&self, user: Uuid, cap: usize) -> bool {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(user).or_default();
+        if *count >= cap {
+            return false;
+        }
+        *count += 1;
+        true
+    }
+
+    pub fn remove(&self, user: Uuid) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = counts.get_mut(&user) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&user);
+            }
+        }
+    }
 }

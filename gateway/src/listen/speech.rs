@@ -9,12 +9,15 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
+use tokio::time::Instant;
 
 use crate::{
     auth::CurrentUser,
     error::{ApiError, Json},
     startup::AppState,
-    synthesis::{self, EventKind, HubMessage, JobSpec, Requested, Synthesis, queue::score, wav},
+    synthesis::{
+        self, Enqueued, EventKind, HubMessage, JobSpec, Requested, Synthesis, queue::score, wav,
+    },
     usage,
 };
 
@@ -121,41 +124,48 @@ pub async fn speech(
         subscription_id: subscription.id,
         done: matches!(requested, Requested::Cached { .. }),
     };
-    let timeout = Duration::from_secs(state.config.synthesis_timeout_secs);
-    let waited = tokio::time::timeout(timeout, async {
+    // The synthesis timeout counts from when a worker takes the job; the wait in the queue
+    // before has its own, longer bound.
+    let render = Duration::from_secs(state.config.synthesis_timeout_secs);
+    let queue_max = Duration::from_secs(state.config.queue_wait_max_secs);
+    let mut rendering = matches!(requested, Requested::Waiting(Enqueued::Processing));
+    let mut deadline = Instant::now() + if rendering { render } else { queue_max };
+    let waited: Result<(), ApiError> = loop {
         if interest.done {
-            return Ok(());
+            break Ok(());
         }
-        loop {
-            match subscription.recv().await {
+        tokio::select! {
+            message = subscription.recv() => match message {
                 Some(HubMessage::Event(event)) => match event.kind {
-                    EventKind::Cached { .. } => return Ok(()),
-                    EventKind::Error { error } => return Err(ApiError::BadGateway(error)),
+                    EventKind::Cached { .. } => break Ok(()),
+                    EventKind::Error { error } => break Err(ApiError::BadGateway(error)),
+                    EventKind::Unspeakable { reason } => break Err(ApiError::Unprocessable(reason)),
+                    EventKind::Processing if !rendering => {
+                        rendering = true;
+                        deadline = Instant::now() + render;
+                    }
                     _ => {}
                 },
                 Some(HubMessage::Resync) => {
                     if synthesis.store.size(&spec.hash).await.is_some() {
-                        return Ok(());
+                        break Ok(());
                     }
                     let _ = synthesis.queue.enqueue(&spec, score(0, 0), false).await;
                 }
-                None => return Err(ApiError::Unavailable("the gateway is stopping".into())),
+                None => break Err(ApiError::Unavailable("the gateway is stopping".into())),
+            },
+            _ = tokio::time::sleep_until(deadline) => {
+                break Err(ApiError::Timeout(if rendering {
+                    format!("synthesis did not finish within {} s; try again", render.as_secs())
+                } else {
+                    format!("no worker took the request within {} s; try again", queue_max.as_secs())
+                }));
             }
         }
-    })
-    .await;
-    interest.done = true;
-    match waited {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(e),
-        Err(_) => {
-            interest.done = false;
-            return Err(ApiError::Timeout(format!(
-                "synthesis did not finish within {} s; try again",
-                timeout.as_secs()
-            )));
-        }
-    }
+    };
+    // A request that timed out leaves the queue unless someone else wants the job.
+    interest.done = waited.is_ok() || !matches!(waited, Err(ApiError::Timeout(_)));
+    waited?;
     let wav = synthesis.store.get(&spec.hash).await.ok_or_else(|| {
         ApiError::Unavailable("the audio was made but cannot be read; try again".into())
     })?;

@@ -10,7 +10,7 @@ use std::{
 
 use axum::{
     extract::{
-        Query, State, WebSocketUpgrade,
+        State, WebSocketUpgrade,
         ws::{CloseFrame, Message, WebSocket},
     },
     http::HeaderMap,
@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::{self, CurrentUser},
-    error::ApiError,
+    error::{ApiError, Query},
     startup::AppState,
     synthesis::{
         self, Enqueued, Event, EventKind, HubMessage, JobSpec, Released, Requested, Subscription,
@@ -38,7 +38,22 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// What the WebSocket library itself accepts before we look (so we can answer in words).
 const HARD_FRAME_BYTES: usize = 4 * 1024 * 1024;
 const CLOSE_POLICY_VIOLATION: u16 = 1008;
+const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+const CLOSE_INVALID_DATA: u16 = 1007;
 const CLOSE_TOO_BIG: u16 = 1009;
+
+/// The close code RFC 6455 (7.4.1) gives a read error, or None when the connection is gone
+/// and there is no one to tell.
+fn close_for(error: axum::Error) -> Option<(u16, &'static str)> {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    match error.into_inner().downcast::<WsError>().map(|e| *e) {
+        Ok(WsError::Capacity(_)) => Some((CLOSE_TOO_BIG, "message too big")),
+        Ok(WsError::Utf8(_)) => Some((CLOSE_INVALID_DATA, "a text frame that is not UTF-8")),
+        Ok(WsError::Protocol(_)) => Some((CLOSE_PROTOCOL_ERROR, "WebSocket protocol error")),
+        Ok(WsError::ConnectionClosed | WsError::AlreadyClosed | WsError::Io(_)) => None,
+        _ => Some((CLOSE_PROTOCOL_ERROR, "WebSocket protocol error")),
+    }
+}
 
 #[derive(Deserialize)]
 pub struct TokenQuery {
@@ -129,6 +144,12 @@ enum ServerMessage<'a> {
         audio_url: Option<String>,
         duration_ms: Option<u64>,
         error: Option<&'a str>,
+        /// While queued: how many jobs of the model go before this one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ahead: Option<u64>,
+        /// While queued: no live worker serves the voice; the job waits for one.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        waiting_for_worker: bool,
         model: &'a str,
         voice: &'a str,
     },
@@ -153,10 +174,41 @@ struct Pending {
     voice: String,
     speed: f32,
     sample_rate: u32,
-    deadline: Instant,
+    /// While queued: `None`, the wait is not the synthesis's fault. Once a worker renders it:
+    /// when the synthesis timeout runs out.
+    deadline: Option<Instant>,
+    /// A block no worker takes within `QUEUE_WAIT_MAX_SECS` gets `error`.
+    queued_until: Instant,
+    /// The place in the queue the listener was last told.
+    ahead: Option<u64>,
+    /// Whether the listener was told that no live worker serves the voice.
+    told_no_worker: bool,
 }
 
 type BlockKey = (Uuid, i64);
+
+/// A block counted against its user's cap that is not waited for after all (cached meanwhile,
+/// or the queue failed): the count goes back when this drops.
+struct CountedBlock {
+    state: Arc<AppState>,
+    user: Uuid,
+    kept: bool,
+}
+
+impl CountedBlock {
+    /// The block is waited for: the count stays until `forget_here`.
+    fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for CountedBlock {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.state.queued_per_user.remove(self.user);
+        }
+    }
+}
 
 struct Session {
     state: Arc<AppState>,
@@ -202,7 +254,9 @@ impl Session {
                         None => Flow::Close,
                         Some(Err(e)) => {
                             tracing::debug!(error = %e, "websocket read failed");
-                            let _ = self.close(CLOSE_TOO_BIG, "message too big").await;
+                            if let Some((code, reason)) = close_for(e) {
+                                let _ = self.close(code, reason).await;
+                            }
                             Flow::Close
                         }
                         Some(Ok(message)) => self.on_frame(message).await,
@@ -212,7 +266,10 @@ impl Session {
                     }
                 }
                 Some(message) = self.subscription.recv() => self.on_hub(message).await,
-                _ = tick.tick() => self.expire().await,
+                _ = tick.tick() => {
+                    self.expire().await;
+                    self.tell_places().await;
+                }
                 // The gateway stops: what this listener queued stays queued for the others
                 // (and for this listener when it reconnects to another gateway).
                 _ = self.state.stop.cancelled() => {
@@ -260,9 +317,11 @@ impl Session {
             document_id,
             block_idx,
             status,
-            audio_url: hash.map(super::audio_url),
+            audio_url: hash.map(|hash| self.state.audio_urls.sign(hash)),
             duration_ms,
             error,
+            ahead: None,
+            waiting_for_worker: false,
             model,
             voice,
         })
@@ -477,6 +536,26 @@ impl Session {
             .await;
             return Ok(());
         }
+        let per_socket = self.state.config.ws_max_queued;
+        if self.pending.len() >= per_socket {
+            return Err(format!(
+                "this connection already waits for {per_socket} blocks, the most one may; \
+                 ask again for more once some have arrived"
+            ));
+        }
+        let per_user = self.state.config.max_queued_per_user;
+        if !self.state.queued_per_user.try_add(self.user.id, per_user) {
+            return Err(format!(
+                "your connections already wait for {per_user} blocks, the most one user may; \
+                 ask again for more once some have arrived"
+            ));
+        }
+        // Counted from here; `track` keeps the count, every other way out gives it back.
+        let counted = CountedBlock {
+            state: Arc::clone(&self.state),
+            user: self.user.id,
+            kept: false,
+        };
         let spec = JobSpec {
             hash: target.hash.clone(),
             model: model.to_string(),
@@ -507,8 +586,10 @@ impl Session {
                 .await;
             }
             Requested::Waiting(enqueued) => {
-                self.track(key, &target, model, voice, speed);
-                let status = if enqueued == Enqueued::Processing {
+                let processing = enqueued == Enqueued::Processing;
+                counted.keep();
+                self.track(key, &target, model, voice, speed, processing);
+                let status = if processing {
                     BlockStatus::Processing
                 } else {
                     BlockStatus::Queued
@@ -520,8 +601,17 @@ impl Session {
         Ok(())
     }
 
-    fn track(&mut self, key: BlockKey, target: &Target, model: &str, voice: &str, speed: f32) {
-        let timeout = Duration::from_secs(self.state.config.synthesis_timeout_secs);
+    fn track(
+        &mut self,
+        key: BlockKey,
+        target: &Target,
+        model: &str,
+        voice: &str,
+        speed: f32,
+        processing: bool,
+    ) {
+        let config = &self.state.config;
+        let now = Instant::now();
         self.pending.insert(
             key,
             Pending {
@@ -530,7 +620,11 @@ impl Session {
                 voice: voice.to_string(),
                 speed,
                 sample_rate: target.sample_rate,
-                deadline: Instant::now() + timeout,
+                deadline: processing
+                    .then(|| now + Duration::from_secs(config.synthesis_timeout_secs)),
+                queued_until: now + Duration::from_secs(config.queue_wait_max_secs),
+                ahead: None,
+                told_no_worker: false,
             },
         );
         self.waiting_on
@@ -553,6 +647,7 @@ impl Session {
     /// this socket waits for the same audio (then the queue may be told).
     fn forget_here(&mut self, key: BlockKey) -> Option<(String, String)> {
         let pending = self.pending.remove(&key)?;
+        self.state.queued_per_user.remove(self.user.id);
         let keys = self.waiting_on.get_mut(&pending.hash)?;
         keys.remove(&key);
         if !keys.is_empty() {
@@ -668,6 +763,9 @@ impl Session {
                 None,
             ),
             EventKind::Error { error } => (BlockStatus::Error, None, None, Some(error.as_str())),
+            EventKind::Unspeakable { reason } => {
+                (BlockStatus::Skipped, None, None, Some(reason.as_str()))
+            }
             EventKind::Enqueued { .. } => return,
         };
         for key in keys {
@@ -675,7 +773,15 @@ impl Session {
                 continue;
             };
             let (model, voice) = (pending.model.clone(), pending.voice.clone());
-            if status != BlockStatus::Processing {
+            if status == BlockStatus::Processing {
+                // The synthesis timeout counts from here, not from the request: a backlog is
+                // not the synthesis's fault.
+                let timeout = Duration::from_secs(self.state.config.synthesis_timeout_secs);
+                if let Some(pending) = self.pending.get_mut(&key) {
+                    pending.deadline = Some(Instant::now() + timeout);
+                    pending.ahead = None;
+                }
+            } else {
                 self.forget(key, false).await;
             }
             self.status(key, status, audio, duration_ms, error, &model, &voice)
@@ -741,23 +847,32 @@ impl Session {
             .map(|(text, _)| text.clone())
     }
 
-    /// Blocks waited for longer than the synthesis timeout get `error`.
+    /// Blocks a worker rendered for longer than the synthesis timeout, and blocks no worker
+    /// took within the queue bound, get `error`.
     async fn expire(&mut self) {
         let now = Instant::now();
         let expired: Vec<BlockKey> = self
             .pending
             .iter()
-            .filter(|(_, p)| p.deadline <= now)
+            .filter(|(_, p)| match p.deadline {
+                Some(deadline) => deadline <= now,
+                None => p.queued_until <= now,
+            })
             .map(|(k, _)| *k)
             .collect();
-        let secs = self.state.config.synthesis_timeout_secs;
+        let config = &self.state.config;
+        let (render_secs, queue_secs) = (config.synthesis_timeout_secs, config.queue_wait_max_secs);
         for key in expired {
             let Some(pending) = self.pending.get(&key) else {
                 continue;
             };
             let (model, voice) = (pending.model.clone(), pending.voice.clone());
+            let error = if pending.deadline.is_some() {
+                format!("synthesis did not finish within {render_secs} s; try again")
+            } else {
+                format!("no worker took this passage within {queue_secs} s; try again")
+            };
             self.forget(key, true).await;
-            let error = format!("synthesis did not finish within {secs} s; try again");
             self.status(
                 key,
                 BlockStatus::Error,
@@ -767,6 +882,84 @@ impl Session {
                 &model,
                 &voice,
             )
+            .await;
+        }
+    }
+
+    /// Tells the listener where the block at each of its cursors stands in the queue
+    /// ("queued, 12 ahead"), or that no live worker serves its voice (the job waits for one,
+    /// up to `QUEUE_WAIT_MAX_SECS`), when that changed.
+    async fn tell_places(&mut self) {
+        let waiting: Vec<(BlockKey, String, String, String, Option<u64>, bool)> = self
+            .cursors
+            .iter()
+            .map(|(document, cursor)| (*document, *cursor))
+            .filter_map(|key| {
+                let p = self.pending.get(&key).filter(|p| p.deadline.is_none())?;
+                let pending = (p.model.clone(), p.voice.clone(), p.hash.clone());
+                Some((
+                    key,
+                    pending.0,
+                    pending.1,
+                    pending.2,
+                    p.ahead,
+                    p.told_no_worker,
+                ))
+            })
+            .collect();
+        let synthesis = Arc::clone(&self.state.synthesis);
+        for (key, model, voice, hash, told, told_no_worker) in waiting {
+            let served = synthesis.pool.serves(&model, &voice);
+            if let Some(pending) = self.pending.get_mut(&key) {
+                pending.told_no_worker = !served;
+                if !served {
+                    pending.ahead = None; // told again once a worker is back
+                }
+            }
+            if !served {
+                if !told_no_worker {
+                    self.send(&ServerMessage::Status {
+                        document_id: key.0,
+                        block_idx: key.1,
+                        status: BlockStatus::Queued,
+                        audio_url: None,
+                        duration_ms: None,
+                        error: None,
+                        ahead: None,
+                        waiting_for_worker: true,
+                        model: &model,
+                        voice: &voice,
+                    })
+                    .await;
+                }
+                continue;
+            }
+            let ahead = match synthesis.queue.ahead_of(&model, &hash).await {
+                Ok(Some(ahead)) => ahead,
+                Ok(None) => continue, // taken meanwhile: `processing` is on its way
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot read a place in the queue");
+                    continue;
+                }
+            };
+            if told == Some(ahead) {
+                continue;
+            }
+            if let Some(pending) = self.pending.get_mut(&key) {
+                pending.ahead = Some(ahead);
+            }
+            self.send(&ServerMessage::Status {
+                document_id: key.0,
+                block_idx: key.1,
+                status: BlockStatus::Queued,
+                audio_url: None,
+                duration_ms: None,
+                error: None,
+                ahead: Some(ahead),
+                waiting_for_worker: false,
+                model: &model,
+                voice: &voice,
+            })
             .await;
         }
     }
@@ -811,7 +1004,37 @@ fn parse(text: &str) -> Result<ClientMessage, String> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Whatever a client sends, the parser answers a message or an error, never a panic.
+        #[test]
+        fn any_frame_is_parsed_or_refused(text in any::<String>()) {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn any_json_shaped_frame_is_parsed_or_refused(
+            kind in prop_oneof![
+                Just("synthesize".to_string()),
+                Just("cursor_moved".to_string()),
+                "[a-z_]{0,12}",
+            ],
+            indices in prop::collection::vec(any::<i64>(), 0..70),
+            cursor in any::<i64>(),
+            speed in any::<f64>(),
+            voice in ".{0,20}",
+        ) {
+            let frame = serde_json::json!({
+                "type": kind, "document_id": "6f1c9a8e-0000-4000-8000-000000000000",
+                "block_indices": indices, "cursor": cursor, "model": "kokoro", "voice": voice,
+                "speed": speed,
+            });
+            let _ = parse(&frame.to_string());
+        }
+    }
 
     #[test]
     fn bad_frames_get_errors_that_say_what_is_wrong() {

@@ -108,6 +108,24 @@ async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease
     let attempts = job.attempts;
     let job = job.spec;
     let settings = synthesis.settings.clone();
+    // A run before this one made the audio but its gateway lost Redis before it could say so
+    // (the job came back when its lease ran out): finish from the cold store, without a worker
+    // and without billing the user again.
+    if let Some(wav) = synthesis.store.cold().get(&job.hash).await
+        && let Some(sample_rate) = wav::sample_rate(&wav)
+    {
+        drop(first);
+        let duration_ms = wav::duration_ms(wav.len() as u64, sample_rate);
+        match synthesis
+            .queue
+            .complete(&job, &wav, settings.hot_ttl_secs, duration_ms)
+            .await
+        {
+            Ok(()) => tracing::info!(duration_ms, "already in the cold store; no worker needed"),
+            Err(e) => tracing::warn!(error = %e, "cannot record the finished job in redis"),
+        }
+        return;
+    }
     let _ = synthesis
         .queue
         .publish(&Event::new(&job.hash, EventKind::Processing))
@@ -155,12 +173,17 @@ async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease
             tracing::info!(duration_ms, "synthesized");
         }
         Err(error) => {
-            tracing::warn!(%error, taken = attempts, "giving up on the job");
+            let unspeakable = matches!(error, WorkerError::Rejected(_));
             let message = match &error {
                 WorkerError::Rejected(why) => format!("this text cannot be spoken: {why}"),
                 other => format!("synthesis failed: {other}"),
             };
-            if let Err(e) = synthesis.queue.bury(&job, &message).await {
+            if unspeakable {
+                tracing::info!(%error, "the worker found nothing to say");
+            } else {
+                tracing::warn!(%error, taken = attempts, "giving up on the job");
+            }
+            if let Err(e) = synthesis.queue.bury(&job, &message, unspeakable).await {
                 tracing::error!(error = %e, "cannot dead-letter the job");
             }
         }

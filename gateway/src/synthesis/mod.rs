@@ -82,6 +82,9 @@ pub enum EventKind {
     Cached { duration_ms: u64 },
     /// It was given up on.
     Error { error: String },
+    /// The worker found nothing it can say in the text (only emoji, only punctuation, a script
+    /// its phonemizer does not read): a listener skips it, the speech endpoint answers 422.
+    Unspeakable { reason: String },
 }
 
 impl Event {

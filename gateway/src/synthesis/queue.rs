@@ -349,17 +349,27 @@ impl Queue {
     }
 
     /// Gives up on a job: dead-lettered with its error, every listener told.
-    pub async fn bury(&self, spec: &JobSpec, error: &str) -> Result<(), redis::RedisError> {
+    /// `unspeakable`: the worker found nothing to say in the text, which is no failure.
+    pub async fn bury(
+        &self,
+        spec: &JobSpec,
+        error: &str,
+        unspeakable: bool,
+    ) -> Result<(), redis::RedisError> {
         let mut redis = self.redis.clone();
         let record = serde_json::json!({
             "hash": spec.hash, "model": spec.model, "voice": spec.voice, "error": error,
         });
-        let event = Event::new(
-            &spec.hash,
+        let kind = if unspeakable {
+            EventKind::Unspeakable {
+                reason: error.to_string(),
+            }
+        } else {
             EventKind::Error {
                 error: error.to_string(),
-            },
-        );
+            }
+        };
+        let event = Event::new(&spec.hash, kind);
         let _: i64 = self
             .bury
             .key(self.keys.job(&spec.hash))
@@ -412,6 +422,21 @@ impl Queue {
         redis::pipe()
             .zcard(self.keys.queue(model))
             .zcard(self.keys.processing(model))
+            .query_async(&mut redis)
+            .await
+    }
+
+    /// How many jobs of the model are queued before this one; `None` when it is not queued
+    /// (a worker renders it, or it is done).
+    pub async fn ahead_of(
+        &self,
+        model: &str,
+        hash: &str,
+    ) -> Result<Option<u64>, redis::RedisError> {
+        let mut redis = self.redis.clone();
+        redis::cmd("ZRANK")
+            .arg(self.keys.queue(model))
+            .arg(hash)
             .query_async(&mut redis)
             .await
     }

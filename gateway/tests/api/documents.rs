@@ -237,3 +237,39 @@ async fn display_html_is_sanitised() {
     }
     assert!(html.contains("here"));
 }
+
+#[tokio::test]
+async fn a_title_with_a_nul_or_line_breaks_is_stored_as_one_line() {
+    let app = spawn_app().await;
+    let user = app.sign_up("titles@example.org").await;
+    let response = app
+        .post_json(
+            "/v1/documents",
+            Some(&user.token),
+            &json!({"text": "Some text to read.", "title": "Nul\u{0}in\r\nthe\ttitle"}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created["title"], "Nul in the title");
+    let id = created["id"].as_str().unwrap();
+    let renamed = app
+        .client
+        .patch(app.url(&format!("/v1/documents/{id}")))
+        .bearer_auth(&user.token)
+        .json(&json!({"title": "\u{0}Renamed\u{0}"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), 200);
+    assert_eq!(renamed.json::<Value>().await.unwrap()["title"], "Renamed");
+    let only_nul = app
+        .client
+        .patch(app.url(&format!("/v1/documents/{id}")))
+        .bearer_auth(&user.token)
+        .json(&json!({"title": "\u{0}"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(only_nul, 400, "bad_request").await;
+}

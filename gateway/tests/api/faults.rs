@@ -300,3 +300,61 @@ async fn a_gateway_dying_with_jobs_in_the_queue_loses_none() {
     }
     assert_eq!(worker.jobs(), jobs, "every block was already synthesized");
 }
+
+/// A job whose audio a previous run already wrote to the cold store (its gateway lost Redis
+/// before it could record the completion, so the job came back) is finished from there: no
+/// second synthesis, no second bill.
+#[tokio::test]
+async fn a_job_already_in_the_cold_store_is_not_rendered_or_billed_again() {
+    let worker = fake_worker(Fault::None).await;
+    let app = spawn_gateway(Shared::fresh().await, &[worker.url.as_str()], &[]).await;
+    let user = app.sign_up("twice@example.com").await;
+    let synthesis = &app.state.synthesis;
+    let text = "Rendered once, before the gateway lost Redis.";
+    let mut target = None;
+    wait_until(
+        "the fake worker's model version is known",
+        Duration::from_secs(10),
+        || {
+            target = synthesis.target(text, "kokoro", VOICE, 1.0);
+            let known = target.is_some();
+            async move { known }
+        },
+    )
+    .await;
+    let target = target.unwrap();
+    let wav = gateway::synthesis::wav::from_pcm(&[0u8; 4800], target.sample_rate);
+    synthesis
+        .store
+        .cold()
+        .put(&target.hash, &wav)
+        .await
+        .unwrap();
+    let spec = gateway::synthesis::JobSpec {
+        hash: target.hash.clone(),
+        model: "kokoro".into(),
+        voice: VOICE.into(),
+        speed: 1.0,
+        text: text.into(),
+        user_id: user.id.clone(),
+    };
+    synthesis.queue.enqueue(&spec, 0.0, true).await.unwrap();
+    wait_until("the job finishes", Duration::from_secs(20), || async {
+        synthesis.queue.depth("kokoro").await.unwrap() == (0, 0)
+    })
+    .await;
+    assert_eq!(worker.calls(), 0, "the worker was asked to render it again");
+    assert_eq!(
+        app.count("usage_daily").await,
+        0,
+        "the user was billed again"
+    );
+    assert!(
+        synthesis
+            .queue
+            .dead_letters("kokoro")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

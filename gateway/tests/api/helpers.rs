@@ -29,6 +29,8 @@ pub struct Shared {
     pub redis_url: String,
     pub prefix: String,
     pub audio_dir: PathBuf,
+    /// Signs audio links, so that a link from one gateway opens at another.
+    pub audio_url_key: String,
 }
 
 impl Shared {
@@ -38,6 +40,7 @@ impl Shared {
             redis_url: redis_url(),
             prefix: format!("test-{}:", Uuid::new_v4().simple()),
             audio_dir: std::env::temp_dir().join(format!("yapit-audio-{}", Uuid::new_v4())),
+            audio_url_key: Uuid::new_v4().simple().to_string(),
         }
     }
 }
@@ -45,6 +48,9 @@ impl Shared {
 pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:63799".into())
 }
+
+/// The operator token of every test gateway, for `/api/health`'s details.
+pub const OPERATOR_TOKEN: &str = "test-operator-token";
 
 /// A worker address where nothing listens (port 9, discard), for tests without synthesis.
 pub const NO_WORKER: &str = "http://127.0.0.1:9";
@@ -102,9 +108,17 @@ pub async fn spawn_gateway(shared: Shared, workers: &[&str], extra: &[&str]) -> 
         "3",
         "--worker-probe-ms",
         "300",
+        "--audio-url-key",
+        &shared.audio_url_key,
+        "--operator-token",
+        OPERATOR_TOKEN,
     ];
     if !extra.contains(&"--fetch-allow") {
         args.extend_from_slice(&["--fetch-allow", "127.0.0.1/32"]);
+    }
+    // Tests sign up many users from 127.0.0.1; the limit's own test sets it lower.
+    if !extra.contains(&"--sign-up-per-hour") {
+        args.extend_from_slice(&["--sign-up-per-hour", "10000"]);
     }
     args.extend_from_slice(extra);
     let config = <GatewayConfig as clap::Parser>::try_parse_from(args).unwrap();
@@ -184,6 +198,11 @@ impl TestApp {
             .fetch_one(&self.pool)
             .await
             .unwrap()
+    }
+
+    /// `/api/health` as the operator sees it, with every detail.
+    pub async fn health(&self) -> Value {
+        self.get_json("/api/health", Some(OPERATOR_TOKEN)).await
     }
 
     /// GET that must succeed, as JSON.

@@ -94,7 +94,7 @@ async fn speech_goes_through_the_same_cache_and_answers_wav_or_pcm() {
 }
 
 #[tokio::test]
-async fn audio_is_immutable_cacheable_and_seekable() {
+async fn audio_is_private_immutable_and_seekable() {
     let worker = real_worker().await;
     let app = spawn_gateway(Shared::fresh().await, &[worker.url.as_str()], &[]).await;
     let user = app.sign_up("seek@example.com").await;
@@ -103,7 +103,10 @@ async fn audio_is_immutable_cacheable_and_seekable() {
         .synthesis
         .target("It was cold outside.", "kokoro", VOICE, 1.0)
         .expect("the live worker's model version is known");
-    let url = format!("/v1/audio/{}", target.hash);
+    // Anyone can compute a hash; only a link the gateway signed opens the audio.
+    let bare = format!("/v1/audio/{}", target.hash);
+    let url = app.state.audio_urls.sign(&target.hash);
+    assert!(url.starts_with(&format!("{bare}?")), "{url}");
     assert_error(app.get(&url, None).await, 404, "not_found").await;
     let speech = app
         .post_json(
@@ -114,11 +117,18 @@ async fn audio_is_immutable_cacheable_and_seekable() {
         .await;
     let wav = speech.bytes().await.unwrap();
 
+    let message = assert_error(app.get(&bare, None).await, 403, "forbidden").await;
+    assert!(message.contains("ask for the block again"), "{message}");
+    let flipped = if url.ends_with('0') { '1' } else { '0' };
+    let forged = format!("{}{flipped}", &url[..url.len() - 1]);
+    assert_error(app.get(&forged, None).await, 403, "forbidden").await;
+
     let whole = app.get(&url, None).await;
     assert_eq!(whole.status(), 200);
-    assert_eq!(
-        whole.headers()["cache-control"],
-        "public, max-age=31536000, immutable"
+    let cache_control = whole.headers()["cache-control"].to_str().unwrap();
+    assert!(
+        cache_control.starts_with("private, max-age=") && !cache_control.contains("public"),
+        "no shared cache may keep it: {cache_control}"
     );
     assert_eq!(whole.headers()["accept-ranges"], "bytes");
     let etag = whole.headers()["etag"].to_str().unwrap().to_string();
@@ -192,4 +202,36 @@ async fn a_daily_quota_stops_new_synthesis_but_not_cached_audio() {
     let (finals, _) = listener.finals(&[1]).await;
     assert_eq!(finals[&1]["status"], "cached", "cached audio still plays");
     assert_eq!(worker.jobs(), 1);
+}
+
+#[tokio::test]
+async fn text_with_nothing_to_say_is_422_and_a_skipped_block() {
+    let (app, _worker, user, _) = reader(&[]).await;
+    let response = app
+        .post_json(
+            "/v1/audio/speech",
+            Some(&user.token),
+            &json!({"model": "kokoro", "input": "😀 😀 😀", "voice": VOICE}),
+        )
+        .await;
+    let message = assert_error(response, 422, "unprocessable").await;
+    assert!(message.contains("cannot be spoken"), "{message}");
+
+    let id = app.create_text(&user, "Words first.\n\n😀😀😀\n").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut listener = crate::listener::Listener::connect(&app, &user.token).await;
+    listener.synthesize(&id, &[0, 1], 0).await;
+    let (finals, _) = listener.finals(&[0, 1]).await;
+    assert_eq!(finals[&0]["status"], "cached", "{}", finals[&0]);
+    assert_eq!(finals[&1]["status"], "skipped", "{}", finals[&1]);
+    assert!(
+        finals[&1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be spoken"),
+        "{}",
+        finals[&1]
+    );
 }

@@ -130,3 +130,48 @@ async fn a_socket_without_a_valid_session_is_closed_as_a_policy_violation() {
         assert!(reason.contains("sign in"), "{reason}");
     }
 }
+
+#[tokio::test]
+async fn a_socket_opened_by_another_sites_page_is_refused() {
+    use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
+    let app = spawn_app().await;
+    let user = app.sign_up("origin@example.com").await;
+    let own_origin = app.address.clone();
+    for (origin, allowed) in [("https://evil.example", false), (own_origin.as_str(), true)] {
+        let mut request = app.ws_url(&user.token).into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+        match connect_async(request).await {
+            Ok(_) => assert!(allowed, "{origin} was let in"),
+            Err(tungstenite::Error::Http(response)) => {
+                assert!(!allowed, "{origin} was refused");
+                assert_eq!(response.status(), 403);
+            }
+            Err(e) => panic!("{origin}: {e}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn broken_frames_close_with_the_code_rfc_6455_gives_them() {
+    use tokio_tungstenite::tungstenite::protocol::frame::{
+        Frame,
+        coding::{Data, OpCode},
+    };
+    let app = spawn_app().await;
+    let user = app.sign_up("codes@example.com").await;
+
+    let mut listener = Listener::connect(&app, &user.token).await;
+    let not_utf8 = Frame::message(vec![0xff, 0xfe, 0xfd], OpCode::Data(Data::Text), true);
+    listener.ws.send(Message::Frame(not_utf8)).await.unwrap();
+    let (code, _) = listener.closed().await;
+    assert_eq!(code, 1007, "a text frame that is not UTF-8");
+
+    let mut listener = Listener::connect(&app, &user.token).await;
+    let mut reserved = Frame::message(b"{}".to_vec(), OpCode::Data(Data::Text), true);
+    reserved.header_mut().rsv1 = true;
+    listener.ws.send(Message::Frame(reserved)).await.unwrap();
+    let (code, _) = listener.closed().await;
+    assert_eq!(code, 1002, "reserved bits set without an extension");
+}

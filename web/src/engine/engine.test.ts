@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { SynthesisConnection, backoffDelay } from './connection';
-import { PlaybackEngine, type EngineBlock, type Voice } from './engine';
+import { PlaybackEngine, waitingMessage, type EngineBlock, type Voice } from './engine';
 import { FakeAudio, FakeSocket, type PlayLog } from './fakes';
 
 const HEART: Voice = { model: 'kokoro', voice: 'af_heart' };
@@ -204,32 +204,72 @@ describe('skipped and failed blocks', () => {
     expect(log).toEqual([url(0), url(3)]);
   });
 
-  it('shows a failed block and moves on', () => {
-    const { engine, status, cache, finish, log } = setup({ count: 4 });
+  it('shows a failed block, asks for it once more when the listener reaches it, then moves on', () => {
+    const { engine, socket, status, cache, finish, log } = setup({ count: 4 });
     cache(0, 2);
     engine.play();
     status(1, 'error');
     expect(engine.snapshot().blocks.get(1)).toMatchObject({ state: 'error', error: 'the worker failed' });
+    socket().takeRequested();
     finish();
+    expect(socket().takeRequested()).toEqual([1]);
+    expect(engine.snapshot().state).toBe('buffering');
+    status(1, 'error');
     expect(log).toEqual([url(0), url(2)]);
+  });
+
+  it('plays a failed block that succeeds when asked again', () => {
+    const { engine, socket, status, cache, finish, log } = setup({ count: 3 });
+    cache(0);
+    engine.play();
+    status(1, 'error');
+    socket().takeRequested();
+    finish();
+    expect(socket().takeRequested()).toEqual([1]);
+    cache(1);
+    expect(log).toEqual([url(0), url(1)]);
+  });
+
+  it('tells the listener its place in the queue while it waits', () => {
+    const { engine, status } = setup({ count: 3 });
+    engine.play();
+    expect(waitingMessage(engine.snapshot())).toBe('Preparing audio…');
+    status(0, 'queued', { ahead: 12 });
+    expect(waitingMessage(engine.snapshot())).toBe('Queued — 12 ahead…');
+    status(0, 'queued', { ahead: 0 });
+    expect(waitingMessage(engine.snapshot())).toBe('Queued — next in line…');
+    status(0, 'queued', { waiting_for_worker: true });
+    expect(waitingMessage(engine.snapshot())).toContain('waiting for one');
+    status(0, 'processing');
+    expect(waitingMessage(engine.snapshot())).toBe('Synthesizing…');
   });
 
   it('moves on when a block fails while the player waits for it', () => {
     const { engine, status, cache, log } = setup({ count: 4 });
     engine.play();
     status(0, 'error');
+    expect(engine.snapshot().cursor).toBe(0); // asked for once more
+    status(0, 'error');
     expect(engine.snapshot().cursor).toBe(1);
     cache(1);
     expect(log).toEqual([url(1)]);
   });
 
-  it('marks a block whose audio will not load as failed and moves on', () => {
-    const { engine, cache, playing, log } = setup({ count: 3 });
+  it('asks again once for a block whose audio will not load (an expired link), then moves on', () => {
+    const { engine, socket, status, cache, playing, log } = setup({ count: 3 });
     cache(0, 1);
     engine.play();
+    socket().takeRequested();
+    playing()?.dispatch('error');
+    expect(socket().takeRequested()).toEqual([0]);
+    expect(engine.snapshot().state).toBe('buffering');
+    status(0, 'cached', { audio_url: '/v1/audio/fresh-link-0' });
+    expect(log).toEqual([url(0), '/v1/audio/fresh-link-0']);
+
     playing()?.dispatch('error');
     expect(engine.snapshot().blocks.get(0)?.state).toBe('error');
-    expect(log).toEqual([url(0), url(1)]);
+    expect(socket().takeRequested()).toEqual([]);
+    expect(log).toEqual([url(0), '/v1/audio/fresh-link-0', url(1)]);
   });
 
   it('asks for one more block when a block in the window is skipped', () => {

@@ -48,6 +48,10 @@ export interface BlockAudio {
   audioUrl?: string;
   durationMs?: number;
   error?: string;
+  /** While queued: how many jobs go before it, when the server said. */
+  ahead?: number;
+  /** While queued: no running worker serves the voice; the server keeps the job for one. */
+  waitingForWorker?: boolean;
   /** The generation that last requested it. */
   generation: number;
 }
@@ -67,6 +71,19 @@ export interface EngineSnapshot {
   connection: ConnectionState;
   /** A message for the listener (a refused message, a blocked autoplay), or null. */
   notice: string | null;
+}
+
+/** What the listener waits for while the player buffers: its place in the queue when known. */
+export function waitingMessage(snapshot: EngineSnapshot): string {
+  const block = snapshot.blocks.get(snapshot.cursor);
+  if (block?.state === 'queued' && block.waitingForWorker) {
+    return 'No synthesis worker is running for this voice — waiting for one…';
+  }
+  if (block?.state === 'queued' && block.ahead !== undefined) {
+    return block.ahead === 0 ? 'Queued — next in line…' : `Queued — ${block.ahead} ahead…`;
+  }
+  if (block?.state === 'processing') return 'Synthesizing…';
+  return 'Preparing audio…';
 }
 
 export interface Timing {
@@ -122,6 +139,9 @@ export class PlaybackEngine {
   private listeners = new Set<(snapshot: EngineSnapshot) => void>();
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private refusals = 0;
+  /** Blocks that failed (their synthesis, or loading their audio) and were asked for again,
+   *  once each per document and voice. */
+  private reasked = new Set<number>();
 
   constructor(options: EngineOptions) {
     this.connection = options.connection;
@@ -152,6 +172,7 @@ export class PlaybackEngine {
     this.generation += 1;
     this.doc = doc;
     this.audio.clear();
+    this.reasked.clear();
     this.blocksDirty = true;
     this.cursor = this.clampIndex(start);
     this.state = 'paused';
@@ -169,6 +190,7 @@ export class PlaybackEngine {
     this.generation += 1;
     this.voice = { ...voice };
     this.audio.clear();
+    this.reasked.clear();
     this.blocksDirty = true;
     this.fillWindow();
     if (wasPlaying) {
@@ -355,8 +377,15 @@ export class PlaybackEngine {
     const generation = entry?.generation ?? this.generation;
     switch (message.status) {
       case 'queued':
+        this.audio.set(idx, {
+          state: 'queued',
+          ahead: message.ahead ?? undefined,
+          waitingForWorker: message.waiting_for_worker === true || undefined,
+          generation,
+        });
+        break;
       case 'processing':
-        this.audio.set(idx, { state: message.status, generation });
+        this.audio.set(idx, { state: 'processing', generation });
         break;
       case 'cached':
         if (!message.audio_url) {
@@ -493,6 +522,13 @@ export class PlaybackEngine {
       this.fillWindow();
     }
     const entry = this.audio.get(target);
+    if (entry?.state === 'error') {
+      this.reasked.add(target);
+      this.audio.delete(target);
+      this.blocksDirty = true;
+      this.fillWindow();
+      return;
+    }
     if (entry?.state === 'cached' && entry.audioUrl) this.startBlock(target, entry.audioUrl);
   }
 
@@ -549,7 +585,21 @@ export class PlaybackEngine {
       this.preloadedUrl = null; // it will be loaded again, directly, when its turn comes
       return;
     }
-    if (this.state === 'playing' && this.loaded) this.failLoaded('the audio could not be loaded');
+    if (this.state !== 'playing' || !this.loaded) return;
+    const idx = this.loaded.idx;
+    if (this.reasked.has(idx)) {
+      this.failLoaded('the audio could not be loaded');
+      return;
+    }
+    // Audio links expire (the server signs them for a while): ask for the block again, once,
+    // and play the fresh link it answers with.
+    this.reasked.add(idx);
+    this.audio.delete(idx);
+    this.blocksDirty = true;
+    this.loaded = null;
+    this.state = 'buffering';
+    this.fillWindow();
+    this.emit();
   }
 
   private failLoaded(reason: string): void {
@@ -582,7 +632,9 @@ export class PlaybackEngine {
   private isPlayable(block: EngineBlock): boolean {
     if (!block.speakable) return false;
     const state = this.audio.get(block.idx)?.state;
-    return state !== 'skipped' && state !== 'error';
+    // A block that failed is asked for once more when the listener reaches it (the failure may
+    // have been a worker that died); only a second failure passes it over.
+    return state !== 'skipped' && !(state === 'error' && this.reasked.has(block.idx));
   }
 
   private firstPlayable(from: number): number | null {

@@ -32,6 +32,10 @@ export interface StatusMessage {
   audio_url?: string | null;
   duration_ms?: number | null;
   error?: string | null;
+  /** While queued: how many jobs go before this one (sent at the listener's cursor). */
+  ahead?: number | null;
+  /** While queued: no running worker serves the voice; the job waits for one. */
+  waiting_for_worker?: boolean;
   model?: string;
   voice?: string;
 }

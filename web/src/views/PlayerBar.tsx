@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 
 import type { ModelInfo } from '../api/client';
-import { MAX_RATE, MIN_RATE, type EngineSnapshot, type PlaybackEngine, type Voice } from '../engine/engine';
+import { MAX_RATE, MIN_RATE, waitingMessage, type EngineSnapshot, type PlaybackEngine, type Voice } from '../engine/engine';
 import { formatDuration } from '../lib/format';
 import { isAvailable } from './voices';
 
@@ -28,7 +28,7 @@ export function PlayerBar({ engine, snapshot, blockCount, models, voice, onVoice
   let status: string | null = null;
   if (!voice) status = 'No voice is available right now: no synthesis worker is running.';
   else if (snapshot.connection === 'reconnecting') status = 'Connection lost — reconnecting…';
-  else if (snapshot.state === 'buffering') status = 'Preparing audio…';
+  else if (snapshot.state === 'buffering') status = waitingMessage(snapshot);
   else if (snapshot.state === 'ended') status = 'Finished.';
 
   return (
