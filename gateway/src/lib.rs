@@ -8,6 +8,7 @@ pub mod documents;
 pub mod error;
 pub mod health;
 pub mod listen;
+pub mod metrics;
 pub mod probe;
 pub mod startup;
 pub mod synthesis;
