@@ -10,7 +10,8 @@
 # Settings (environment): OVERLAYS=cpu (base + cpu + prod) or all (adds gpu; the default),
 # PROD_ENV (compose/.env), COMPOSE_PROJECT (yapit; the Swarm stack's name too), SWARM=1 (a Swarm
 # stack instead of compose), URL (default http://127.0.0.1:GATEWAY_PORT), EXPECT_COMMIT,
-# USE_LOCAL_BASES=0 (build from the official base images instead of local ones; docker.sh).
+# USE_LOCAL_BASES=0 (build from the official base images instead of local ones; docker.sh),
+# METRICS=1 (Prometheus too, on 127.0.0.1:PROMETHEUS_PORT).
 # DOCKER_HOST=ssh://user@host deploys to a remote engine; give URL then.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +43,10 @@ case "$OVERLAYS" in
   *) die "OVERLAYS is cpu or all, not $OVERLAYS" ;;
 esac
 files+=(-f compose/prod.yaml)
+# METRICS=1 adds Prometheus (compose/prometheus.yaml, profile "metrics").
+if [ "${METRICS:-0}" = 1 ]; then
+  files+=(-f compose/prometheus.yaml --profile metrics)
+fi
 
 compose() { docker compose -p "$PROJECT" --env-file "$PROD_ENV" "${files[@]}" "$@"; }
 

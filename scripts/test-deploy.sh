@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 PROJECT=yapit-test-deploy
 STACK=yapit-test-swarm
 WORK=.local/test-deploy
-export IMAGE_TAG=test-deploy OVERLAYS=cpu
+export IMAGE_TAG=test-deploy OVERLAYS=cpu METRICS=1
 mkdir -p "$WORK"
 ENV_FILE=$WORK/env
 cat >"$ENV_FILE" <<EOF
@@ -29,6 +29,7 @@ KOKORO_REPLICAS=2
 KOKORO_THREADS=1
 COOKIE_SECURE=true
 SIGN_IN_PER_MINUTE=100
+PROMETHEUS_PORT=18102
 EOF
 export PROD_ENV=$ENV_FILE COMPOSE_PROJECT=$PROJECT
 URL=http://127.0.0.1:18100
@@ -38,7 +39,7 @@ say() { printf '\ntest-deploy: %s\n' "$*"; }
 fail() { printf '\ntest-deploy: FAILED: %s\n' "$*" >&2; exit 1; }
 compose() {
   docker compose -p "$PROJECT" --env-file "$ENV_FILE" -f compose/compose.yaml -f compose/cpu.yaml \
-    -f compose/prod.yaml "$@"
+    -f compose/prod.yaml -f compose/prometheus.yaml --profile metrics "$@"
 }
 timings=()
 step_started=$SECONDS
@@ -105,6 +106,26 @@ step_done "1. prod-up-cpu until healthy"
 say "2. smoke check: all pass, version = HEAD"
 URL=$URL EXPECT_COMMIT=$HEAD_COMMIT EXPECT_REPLICAS=2 scripts/prod.sh smoke
 step_done "2. smoke check"
+# Prometheus (profile metrics) scrapes both replicas and the gateway, and sees the smoke check's
+# work in the gateway's and the workers' metrics.
+prometheus() {
+  curl -fsS --get http://127.0.0.1:18102/api/v1/query --data-urlencode "query=$1" \
+    | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")'
+}
+for query in 'count(up{job="tts-kokoro"} == 1)' 'count(up{job="gateway"} == 1)' \
+  'sum(yapit_jobs_total{outcome="cached"})' 'sum(yapit_worker_audio_seconds_total)' \
+  'sum(yapit_cache_lookups_total)' 'sum(yapit_live_replicas{model="kokoro"})'; do
+  value=""
+  for _ in $(seq 1 30); do
+    value=$(prometheus "$query" 2>/dev/null || true)
+    [ -n "$value" ] && [ "$value" != 0 ] && break
+    sleep 2
+  done
+  [ -n "$value" ] && [ "$value" != 0 ] || fail "Prometheus has no $query"
+  echo "ok  Prometheus: $query = $value"
+done
+[ "$(prometheus 'count(up{job="tts-kokoro"} == 1)')" = 2 ] || fail "Prometheus does not scrape both Kokoro replicas"
+step_done "2. metrics in Prometheus"
 
 say "3. a user and a document survive a redeploy with another commit"
 email="survivor-$(date +%s)@example.org"
@@ -114,8 +135,13 @@ document=$(curl -fsS -X POST "$URL/v1/documents" -H "authorization: Bearer $toke
   -H 'content-type: application/json' -d '{"title":"Survivor","text":"This document outlives a deploy."}' \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 catalogue_before=$(curl -fsS "$URL/v1/models" | python3 -c 'import json,sys; m=json.load(sys.stdin)["models"]; print(json.dumps([(x["slug"],[v["slug"] for v in x["voices"]]) for x in m]))')
-old_asset=$(curl -fsS "$URL/" | grep -o '"/assets/[^"]*"' | head -n 1 | tr -d '"')
-[ -n "$old_asset" ] || fail "index.html names no asset"
+asset=$(curl -fsS "$URL/" | grep -o '"/assets/[^"]*"' | head -n 1 | tr -d '"')
+[ -n "$asset" ] || fail "index.html names no asset"
+# This commit's web build is the one the redeploy brings too, so its hashes do not change; an
+# older deploy's chunk is stood in for by a copy under another hash, put where that deploy would
+# have left it (the web volume).
+old_asset=/assets/index-olderdeploy.js
+compose exec -T gateway cp "/data/web$asset" "/data/web$old_asset"
 # A commit that differs from HEAD; only what depends on it is rebuilt.
 NEXT_COMMIT=$(printf 'redeploy of %s' "$HEAD_COMMIT" | sha1sum | cut -d' ' -f1)
 step_done "3. user, document, snapshot"
@@ -143,8 +169,11 @@ URL=$URL EXPECT_COMMIT=$NEXT_COMMIT scripts/prod.sh smoke
 step_done "3. checks after the redeploy"
 
 say "4. a voice slug corrupted by hand: the redeploy's smoke check names it"
-compose exec -T postgres psql -q -U yapit -d yapit -c \
-  "UPDATE voices SET slug = 'af_alloy_corrupted' WHERE slug = 'af_alloy'"
+voice=$(curl -fsS "$URL/v1/models" | python3 -c 'import json,sys; print([m for m in json.load(sys.stdin)["models"] if m["slug"] == "kokoro"][0]["voices"][0]["slug"])')
+corrupted=${voice}_corrupted
+changed=$(compose exec -T postgres psql -U yapit -d yapit -c \
+  "UPDATE voices SET slug = '$corrupted' WHERE slug = '$voice'")
+[ "$changed" = "UPDATE 1" ] || fail "renaming the voice $voice by hand changed no row ($changed)"
 # The deploy: the gateway restarts, migrates and seeds before it serves.
 compose up -d --wait --force-recreate --no-deps gateway
 set +e
@@ -155,17 +184,17 @@ echo "$out"
 if [ $rc -eq 0 ]; then
   fail "the smoke check passed with a corrupted slug in the database"
 fi
-grep -q 'FAIL  slugs .*af_alloy_corrupted' <<<"$out" || fail "the smoke check failed without naming af_alloy_corrupted"
-restored=$(compose exec -T postgres psql -tA -U yapit -d yapit -c "SELECT count(*) FROM voices WHERE slug = 'af_alloy'")
-[ "$restored" = 1 ] || fail "the seed did not put af_alloy back"
-echo "ok  the seed put af_alloy back and the smoke check names the stray af_alloy_corrupted"
+grep -q "FAIL  slugs .*kokoro/$corrupted" <<<"$out" || fail "the smoke check failed without naming kokoro/$corrupted"
+restored=$(compose exec -T postgres psql -tA -U yapit -d yapit -c "SELECT count(*) FROM voices WHERE slug = '$voice'")
+[ "$restored" = 1 ] || fail "the seed did not put $voice back"
+echo "ok  the seed put $voice back and the smoke check names the stray $corrupted"
 step_done "4. slug corruption"
 compose down --remove-orphans --volumes --timeout 20
 step_done "   compose stack down"
 
 say "5. the same files as a Swarm stack; Kokoro scaled to 3"
 sed -i 's/^GATEWAY_PORT=.*/GATEWAY_PORT=18101/' "$ENV_FILE"
-SWARM=1 COMPOSE_PROJECT=$STACK GIT_COMMIT=$HEAD_COMMIT URL=http://127.0.0.1:18101 scripts/prod.sh deploy
+METRICS=0 SWARM=1 COMPOSE_PROJECT=$STACK GIT_COMMIT=$HEAD_COMMIT URL=http://127.0.0.1:18101 scripts/prod.sh deploy
 step_done "5. make deploy SWARM=1 (smoke included)"
 docker service scale --detach "${STACK}_tts-kokoro=3" >/dev/null
 replicas=0

@@ -181,6 +181,10 @@ pub struct GatewayConfig {
     /// Log as JSON lines (production) instead of text.
     #[arg(long, env = "LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+    /// Where Prometheus metrics are served (`yapit_*`; a port of its own, never published);
+    /// none when unset.
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]

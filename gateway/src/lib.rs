@@ -9,6 +9,7 @@ pub mod edge;
 pub mod error;
 pub mod health;
 pub mod listen;
+pub mod metrics;
 pub mod probe;
 pub mod startup;
 pub mod synthesis;

@@ -33,6 +33,9 @@ async fn main() -> anyhow::Result<()> {
     }
     let config = cli.config;
     service::init_logging(config.log_format == "json", gateway::LOG_FILTER);
+    if let Some(addr) = config.metrics_addr {
+        service::serve_metrics(addr, gateway::metrics::BUCKETS)?;
+    }
     let app = Application::build(config).await?;
     app.run_until_stopped().await?;
     Ok(())

@@ -198,6 +198,12 @@ impl Application {
             stop,
             config,
         });
+        if state.config.metrics_addr.is_some() {
+            tokio::spawn(crate::metrics::sample_forever(
+                Arc::clone(&state),
+                state.stop.clone(),
+            ));
+        }
         let router = Router::new()
             .merge(auth::router())
             .merge(documents::router())

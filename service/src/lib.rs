@@ -1,4 +1,4 @@
-//! What every yapit process shares: logging set-up and the shutdown signal.
+//! What every yapit process shares: logging set-up, metrics and the shutdown signal.
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
@@ -40,4 +40,20 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = terminate => {},
     }
+}
+
+/// Serves Prometheus metrics (every path answers the text format; scrape `/metrics`) on `addr`,
+/// a port of its own that is never published, and installs the global recorder the `metrics`
+/// macros write to. Histograms get the given buckets by name (`(name, bounds)`); the others are
+/// summaries. Without a call, the macros record nothing.
+pub fn serve_metrics(
+    addr: std::net::SocketAddr,
+    buckets: &[(&str, &[f64])],
+) -> Result<(), metrics_exporter_prometheus::BuildError> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    let mut builder = PrometheusBuilder::new().with_http_listener(addr);
+    for (name, bounds) in buckets {
+        builder = builder.set_buckets_for_metric(Matcher::Full((*name).to_string()), bounds)?;
+    }
+    builder.install()
 }

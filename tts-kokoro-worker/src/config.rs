@@ -76,6 +76,9 @@ pub struct ServeArgs {
     /// On SIGTERM, how long running requests may finish before they are cancelled, in seconds.
     #[arg(long, env = "KOKORO_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+    /// Where Prometheus metrics are served (`yapit_worker_*`); none when unset.
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl ModelArgs {

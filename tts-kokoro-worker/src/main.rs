@@ -49,6 +49,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Some(Command::Serve) | None => {
             let serve = cli.serve;
+            if let Some(addr) = serve.metrics_addr {
+                service::serve_metrics(addr, tts_kokoro_worker::server::METRIC_BUCKETS)?;
+            }
             let app = Application::build(
                 serve.engine_config()?,
                 serve.addr,

@@ -71,7 +71,10 @@ pub async fn upgrade(
         .max_frame_size(HARD_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
             match user {
-                Ok(user) => Session::new(state, user, socket).run().await,
+                Ok(user) => {
+                    let _open = crate::metrics::OpenSocket::new();
+                    Session::new(state, user, socket).run().await
+                }
                 Err(why) => {
                     let mut socket = socket;
                     let _ = socket
@@ -506,6 +509,7 @@ impl Session {
             self.forget(key, true).await;
         }
         if let Some(duration_ms) = synthesis.cached_duration_ms(&target).await {
+            crate::metrics::cache_lookup(true);
             let hash = target.hash.clone();
             self.status(
                 key,

@@ -145,8 +145,17 @@ async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease
             }
         })
     });
+    let started = std::time::Instant::now();
     let outcome = attempt_all(&synthesis, &job, first).await;
     drop(renewing);
+    metrics::histogram!("yapit_synthesis_seconds", "model" => job.model.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!(
+        "yapit_jobs_total",
+        "model" => job.model.clone(),
+        "outcome" => if outcome.is_ok() { "cached" } else { "failed" }
+    )
+    .increment(1);
     match outcome {
         Ok((pcm, sample_rate)) => {
             let wav = wav::from_pcm(&pcm, sample_rate);

@@ -203,11 +203,15 @@ impl Synthesis {
         self.hub.watch(subscription, &spec.hash);
         match self.queue.enqueue(spec, score, true).await {
             Ok(Enqueued::Cached) => {
+                crate::metrics::cache_lookup(true);
                 self.hub.unwatch(subscription.id, &spec.hash);
                 let duration_ms = self.cached_duration_ms(target).await.unwrap_or(0);
                 Ok(Requested::Cached { duration_ms })
             }
-            Ok(enqueued) => Ok(Requested::Waiting(enqueued)),
+            Ok(enqueued) => {
+                crate::metrics::cache_lookup(false);
+                Ok(Requested::Waiting(enqueued))
+            }
             Err(e) => {
                 self.hub.unwatch(subscription.id, &spec.hash);
                 Err(e)
