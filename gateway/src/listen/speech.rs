@@ -144,6 +144,10 @@ pub async fn speech(
                         rendering = true;
                         deadline = Instant::now() + render;
                     }
+                    EventKind::Requeued => {
+                        rendering = false;
+                        deadline = Instant::now() + queue_max;
+                    }
                     _ => {}
                 },
                 Some(HubMessage::Resync) => {

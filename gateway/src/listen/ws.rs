@@ -756,6 +756,7 @@ impl Session {
         keys.sort_unstable();
         let (status, audio, duration_ms, error) = match &event.kind {
             EventKind::Processing => (BlockStatus::Processing, None, None, None),
+            EventKind::Requeued => (BlockStatus::Queued, None, None, None),
             EventKind::Cached { duration_ms } => (
                 BlockStatus::Cached,
                 Some(event.hash.as_str()),
@@ -780,6 +781,15 @@ impl Session {
                 if let Some(pending) = self.pending.get_mut(&key) {
                     pending.deadline = Some(Instant::now() + timeout);
                     pending.ahead = None;
+                }
+            } else if status == BlockStatus::Queued {
+                // Its worker went away: it waits for another, under the queue's bound again.
+                let bound = Duration::from_secs(self.state.config.queue_wait_max_secs);
+                if let Some(pending) = self.pending.get_mut(&key) {
+                    pending.deadline = None;
+                    pending.queued_until = Instant::now() + bound;
+                    pending.ahead = None;
+                    pending.told_no_worker = false;
                 }
             } else {
                 self.forget(key, false).await;

@@ -222,7 +222,14 @@ fn async_stream(fault: Fault) -> ChunkStream {
 }
 
 pub async fn fake_worker(fault: Fault) -> FakeWorker {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    fake_worker_on(0, fault).await
+}
+
+/// A fake worker on `port` (0: a free one), e.g. one that comes back where another one was.
+pub async fn fake_worker_on(port: u16, fault: Fault) -> FakeWorker {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let texts = Arc::new(Mutex::new(Vec::new()));
     let service = TextToSpeechServer::new(Fake {
