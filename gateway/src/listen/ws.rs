@@ -270,11 +270,12 @@ impl Session {
                     self.expire().await;
                     self.tell_places().await;
                 }
-                // The gateway stops: what this listener queued stays queued for the others
-                // (and for this listener when it reconnects to another gateway).
+                // The gateway stops: this listener's claims on queued jobs go with it (others'
+                // stay), so a listener who does not come back is not synthesized for and
+                // billed. The player reconnects and asks again for what it still wants.
                 _ = self.state.stop.cancelled() => {
                     let _ = self.close(1012, "the server is restarting; reconnect").await;
-                    return;
+                    break;
                 }
             }
         }
