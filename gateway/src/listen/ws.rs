@@ -220,6 +220,14 @@ struct Session {
     pending: HashMap<BlockKey, Pending>,
     waiting_on: HashMap<String, HashSet<BlockKey>>,
     closed: bool,
+    /// How many of the user's sockets were open before this one: fair share between users.
+    rank: u32,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.state.queued_per_user.close_socket(self.user.id);
+    }
 }
 
 enum Flow {
@@ -230,7 +238,9 @@ enum Flow {
 impl Session {
     fn new(state: Arc<AppState>, user: CurrentUser, socket: WebSocket) -> Self {
         let subscription = state.synthesis.hub.subscribe();
+        let rank = state.queued_per_user.open_socket(user.id);
         Self {
+            rank,
             state,
             user,
             socket,
@@ -565,7 +575,7 @@ impl Session {
             text,
             user_id: self.user.id.to_string(),
         };
-        let score = score(tier_for(key.1, cursor), synthesis::now_ms());
+        let score = score(self.tier(key.1, cursor), synthesis::now_ms());
         let requested = synthesis
             .request(&spec, &target, score, &self.subscription)
             .await
@@ -662,6 +672,12 @@ impl Session {
         Some((pending.model, pending.hash))
     }
 
+    /// A block's queue tier: its distance from the cursor, behind the user's earlier sockets
+    /// (one user's 24 sockets do not all go before another user's first block).
+    fn tier(&self, block_idx: i64, cursor: i64) -> u32 {
+        tier_for(block_idx, cursor).saturating_add(self.rank)
+    }
+
     fn window(&self) -> (i64, i64) {
         (
             i64::from(self.state.config.ws_window_behind),
@@ -732,7 +748,7 @@ impl Session {
                 by_model
                     .entry(&pending.model)
                     .or_default()
-                    .push((score(tier_for(*idx, cursor), now), &pending.hash));
+                    .push((score(self.tier(*idx, cursor), now), &pending.hash));
             }
         }
         for (model, scored) in by_model {
@@ -835,7 +851,7 @@ impl Session {
                     user_id: self.user.id.to_string(),
                 };
                 let cursor = self.cursors.get(&key.0).copied().unwrap_or(key.1);
-                let score = score(tier_for(key.1, cursor), synthesis::now_ms());
+                let score = score(self.tier(key.1, cursor), synthesis::now_ms());
                 match synthesis.queue.enqueue(&spec, score, false).await {
                     Ok(Enqueued::Cached) => {
                         cached = Some(synthesis.cached_duration_ms(&target).await.unwrap_or(0));

@@ -216,3 +216,41 @@ async fn a_job_cut_off_by_the_last_worker_waits_for_one_to_come_back() {
     assert_eq!(finals[&0]["status"], "cached", "{}", finals[&0]);
     assert_eq!(back.calls(), 1, "the returning worker did the job");
 }
+
+#[tokio::test]
+async fn a_user_with_many_sockets_does_not_push_back_another_users_first_block() {
+    let worker = fake_worker(Fault::Slow(Duration::from_secs(1))).await;
+    let app = spawn_gateway(Shared::fresh().await, &[worker.url.as_str()], &[]).await;
+    let greedy = app.sign_up("many-sockets@example.com").await;
+    let id = app.create_text(&greedy, FIVE).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut sockets = Vec::new();
+    for idx in 0..4 {
+        let mut socket = Listener::connect(&app, &greedy.token).await;
+        socket.synthesize(&id, &[idx], idx).await;
+        socket.next().await;
+        sockets.push(socket);
+    }
+    let modest = app.sign_up("one-socket@example.com").await;
+    let theirs = app
+        .create_text(&modest, "The other reader starts here.")
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut listener = Listener::connect(&app, &modest.token).await;
+    listener.synthesize(&theirs, &[0], 0).await;
+    let (finals, _) = listener.finals(&[0]).await;
+    assert_eq!(finals[&0]["status"], "cached", "{}", finals[&0]);
+    let order = worker.texts();
+    let position = order
+        .iter()
+        .position(|t| t.contains("other reader"))
+        .expect("the other user's block was synthesized");
+    assert!(
+        position <= 1,
+        "the other user's first block waited behind the first user's extra sockets: {order:?}"
+    );
+}
