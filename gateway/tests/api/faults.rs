@@ -165,12 +165,12 @@ async fn with_every_worker_down_listeners_hear_so_at_once_or_within_the_timeout(
 }
 
 /// A Redis of its own, so restarting it disturbs no other test.
-struct PrivateRedis {
+pub struct PrivateRedis {
     child: tokio::process::Child,
 }
 
 impl PrivateRedis {
-    async fn start(port: u16) -> Self {
+    pub async fn start(port: u16) -> Self {
         let child = tokio::process::Command::new("redis-server")
             .args([
                 "--port",
@@ -199,13 +199,13 @@ impl PrivateRedis {
         panic!("redis-server did not start on {port}");
     }
 
-    async fn stop(mut self) {
+    pub async fn stop(mut self) {
         let _ = self.child.kill().await;
         let _ = self.child.wait().await;
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
