@@ -14,12 +14,13 @@ KOKORO_THREADS ?= 2
 KOKORO_REPLICAS ?= 2
 export KOKORO_ADDR KOKORO_THREADS KOKORO_REPLICAS
 
-.PHONY: help setup models db redis web build dev test test-web test-compose lint fmt fuzz bench-kokoro bench-gateway bench-scaling clean
+.PHONY: help setup models db redis web build dev test test-web test-compose lint fmt fuzz chaos bench-kokoro bench-gateway bench-scaling clean
 .PHONY: prod-build prod-up prod-up-cpu prod-down prod-down-volumes prod-logs prod-ps deploy smoke test-deploy
 
 help:
 	@echo "make dev           run the product (installs, fetches the model, builds)"
 	@echo "make test          every check and test (installs and fetches what they need)"
+	@echo "make chaos         fault scenarios on loopback; a table, and non-zero if anything is lost"
 	@echo "make fuzz          property tests of the socket parser and the document parser, many cases"
 	@echo "make models        fetch and verify the model files into models/"
 	@echo "make db            start the project-local PostgreSQL"
@@ -80,6 +81,12 @@ test-web: models db redis
 
 fmt:
 	$(CARGO) fmt --all
+
+# Fault scenarios on loopback (workers dying, Redis restarts, a gateway stopping, a sign-up flood,
+# one user's 24 sockets): prints a table, fails if anything is lost, stuck, rendered twice or
+# silent over 5 s. About a minute; stops by itself.
+chaos: db redis
+	DATABASE_URL=$$(scripts/postgres.sh url) REDIS_URL=$$(scripts/redis.sh url) $(CARGO) test -p gateway --test api chaos:: -- --ignored --nocapture
 
 # Property tests ("fuzzing" on stable Rust) of the WebSocket message parser and the Markdown, HTML
 # and plain text -> blocks path, with FUZZ_CASES generated inputs each (default 20,000); bounded,

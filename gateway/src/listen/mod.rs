@@ -27,13 +27,34 @@ pub fn router() -> Router<Arc<AppState>> {
 }
 
 /// Blocks each user waits for on this gateway's sockets, across all of them, so that one user
-/// with many sockets cannot fill the queue (`MAX_QUEUED_PER_USER`).
+/// with many sockets cannot fill the queue (`MAX_QUEUED_PER_USER`), and each user's open
+/// sockets, so that a user's second, third … socket ranks behind other users' first.
 #[derive(Default)]
 pub struct QueuedPerUser {
     counts: Mutex<HashMap<Uuid, usize>>,
+    sockets: Mutex<HashMap<Uuid, u32>>,
 }
 
 impl QueuedPerUser {
+    /// A socket of `user` opens; returns how many of the user's sockets were open before it
+    /// (its rank: its blocks go that many tiers behind the same blocks of a first socket).
+    pub fn open_socket(&self, user: Uuid) -> u32 {
+        let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        let open = sockets.entry(user).or_default();
+        *open += 1;
+        *open - 1
+    }
+
+    pub fn close_socket(&self, user: Uuid) {
+        let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(open) = sockets.get_mut(&user) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                sockets.remove(&user);
+            }
+        }
+    }
+
     /// Counts one more block for `user`, unless that would pass `cap`.
     pub fn try_add(&self, user: Uuid, cap: usize) -> bool {
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());

@@ -8,6 +8,7 @@ use axum::{
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
+use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::time::Instant;
 
@@ -16,7 +17,9 @@ use crate::{
     error::{ApiError, Json},
     startup::AppState,
     synthesis::{
-        self, Enqueued, EventKind, HubMessage, JobSpec, Requested, Synthesis, queue::score, wav,
+        self, Enqueued, EventKind, HubMessage, JobSpec, Requested, Synthesis,
+        queue::{self, score},
+        wav,
     },
     usage,
 };
@@ -30,6 +33,9 @@ pub struct SpeechRequest {
     response_format: Option<String>,
     #[serde(default)]
     speed: Option<f32>,
+    /// OpenAI's `stream`: send the audio as it is made, piece by piece.
+    #[serde(default)]
+    stream: Option<bool>,
 }
 
 /// The listener's interest in a job, handed back to the queue if the client goes away first.
@@ -88,47 +94,134 @@ pub async fn speech(
         .catalog
         .check(model, voice)
         .map_err(ApiError::BadRequest)?;
+    // Long input is spoken in pieces of at most MAX_BLOCK_CHARS (sentences, as the player's
+    // blocks), each its own job: a piece fits the worker call timeout, the pieces spread over
+    // the replicas, and each is cached on its own.
+    let texts = pieces(input, state.config.max_block_chars);
+    let mut waits = Vec::with_capacity(texts.len());
+    for (order, text) in texts.iter().enumerate() {
+        waits.push(start_piece(&state, &user, text, model, voice, speed, order as u32).await?);
+    }
+    let sample_rate = waits.first().map_or(24_000, |w| w.sample_rate);
+    if request.stream == Some(true) {
+        return Ok(stream(state, waits, format, sample_rate));
+    }
+    let mut pcm = Vec::new();
+    for wait in waits {
+        let wav = finish_piece(&state, wait).await?;
+        pcm.extend_from_slice(&wav[wav::HEADER_LEN.min(wav.len())..]);
+    }
+    Ok(respond(wav::from_pcm(&pcm, sample_rate), format))
+}
+
+/// The speakable pieces of `input`, each at most `max_chars` long (one piece when it fits).
+fn pieces(input: &str, max_chars: usize) -> Vec<String> {
+    if input.chars().count() <= max_chars {
+        return vec![input.to_string()];
+    }
+    let options = crate::documents::parse::ParseOptions {
+        max_block_chars: max_chars,
+    };
+    let texts: Vec<String> = crate::documents::parse::plain_text_to_blocks(input, options)
+        .into_iter()
+        .filter(|b| b.speakable && !b.text.is_empty())
+        .map(|b| b.text)
+        .collect();
+    if texts.is_empty() {
+        vec![input.to_string()]
+    } else {
+        texts
+    }
+}
+
+/// One piece on its way: cached already, or queued with a listener's interest in it.
+struct PieceWait {
+    sample_rate: u32,
+    cached: Option<bytes::Bytes>,
+    spec: Option<JobSpec>,
+    subscription: Option<synthesis::Subscription>,
+    interest: Option<Interest>,
+    rendering: bool,
+}
+
+async fn start_piece(
+    state: &Arc<AppState>,
+    user: &CurrentUser,
+    text: &str,
+    model: &str,
+    voice: &str,
+    speed: f32,
+    order: u32,
+) -> Result<PieceWait, ApiError> {
     let synthesis = Arc::clone(&state.synthesis);
     let unserved = || ApiError::Unavailable(synthesis::unserved(model, voice));
     let target = synthesis
-        .target(input, model, voice, speed)
+        .target(text, model, voice, speed)
         .ok_or_else(unserved)?;
     if let Some(wav) = synthesis.store.get(&target.hash).await {
-        return Ok(respond(wav.to_vec(), format));
+        return Ok(PieceWait {
+            sample_rate: target.sample_rate,
+            cached: Some(wav),
+            spec: None,
+            subscription: None,
+            interest: None,
+            rendering: false,
+        });
     }
     if !synthesis.pool.serves(model, voice) {
         return Err(unserved());
     }
-    usage::check_quota(&state, user.id, chars).await?;
+    usage::check_quota(state, user.id, text.chars().count()).await?;
     let spec = JobSpec {
         hash: target.hash.clone(),
         model: model.to_string(),
         voice: voice.to_string(),
         speed,
-        text: input.to_string(),
+        text: text.to_string(),
         user_id: user.id.to_string(),
     };
-    let mut subscription = synthesis.hub.subscribe();
+    let subscription = synthesis.hub.subscribe();
+    // Pieces in reading order: the first is someone's current block, the next ones follow.
     let requested = synthesis
         .request(
             &spec,
             &target,
-            score(0, crate::synthesis::now_ms()),
+            score(order.min(queue::MAX_TIER), crate::synthesis::now_ms()),
             &subscription,
         )
         .await?;
-    let mut interest = Interest {
+    let interest = Interest {
         synthesis: Arc::clone(&synthesis),
         model: spec.model.clone(),
         hash: spec.hash.clone(),
         subscription_id: subscription.id,
         done: matches!(requested, Requested::Cached { .. }),
     };
-    // The synthesis timeout counts from when a worker takes the job; the wait in the queue
-    // before has its own, longer bound.
+    Ok(PieceWait {
+        sample_rate: target.sample_rate,
+        cached: None,
+        rendering: matches!(requested, Requested::Waiting(Enqueued::Processing)),
+        spec: Some(spec),
+        subscription: Some(subscription),
+        interest: Some(interest),
+    })
+}
+
+/// Waits for a piece's audio. The synthesis timeout counts from when a worker takes the job;
+/// the wait in the queue before has its own, longer bound.
+async fn finish_piece(state: &AppState, mut wait: PieceWait) -> Result<bytes::Bytes, ApiError> {
+    if let Some(wav) = wait.cached.take() {
+        return Ok(wav);
+    }
+    let (Some(spec), Some(mut subscription), Some(mut interest)) =
+        (wait.spec, wait.subscription, wait.interest)
+    else {
+        return Err(anyhow::anyhow!("a speech piece without a job").into());
+    };
+    let synthesis = Arc::clone(&state.synthesis);
     let render = Duration::from_secs(state.config.synthesis_timeout_secs);
     let queue_max = Duration::from_secs(state.config.queue_wait_max_secs);
-    let mut rendering = matches!(requested, Requested::Waiting(Enqueued::Processing));
+    let mut rendering = wait.rendering;
     let mut deadline = Instant::now() + if rendering { render } else { queue_max };
     let waited: Result<(), ApiError> = loop {
         if interest.done {
@@ -143,6 +236,10 @@ pub async fn speech(
                     EventKind::Processing if !rendering => {
                         rendering = true;
                         deadline = Instant::now() + render;
+                    }
+                    EventKind::Requeued => {
+                        rendering = false;
+                        deadline = Instant::now() + queue_max;
                     }
                     _ => {}
                 },
@@ -166,10 +263,57 @@ pub async fn speech(
     // A request that timed out leaves the queue unless someone else wants the job.
     interest.done = waited.is_ok() || !matches!(waited, Err(ApiError::Timeout(_)));
     waited?;
-    let wav = synthesis.store.get(&spec.hash).await.ok_or_else(|| {
+    synthesis.store.get(&spec.hash).await.ok_or_else(|| {
         ApiError::Unavailable("the audio was made but cannot be read; try again".into())
-    })?;
-    Ok(respond(wav.to_vec(), format))
+    })
+}
+
+/// `stream: true`: the audio as each piece is ready, in order: a WAV header whose sizes say
+/// "unknown" (or nothing, for `pcm`), then each piece's samples. A client that hangs up drops
+/// the pieces not yet made, and with them its claims on their jobs.
+fn stream(state: Arc<AppState>, waits: Vec<PieceWait>, format: &str, sample_rate: u32) -> Response {
+    let mut header = wav::from_pcm(&[], sample_rate);
+    header[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    header[40..44].copy_from_slice(&u32::MAX.to_le_bytes());
+    let first = (format == "wav").then(|| Ok::<_, std::io::Error>(bytes::Bytes::from(header)));
+    let pieces = futures_util::stream::unfold(
+        (state, waits.into_iter(), false),
+        |(state, mut waits, failed)| async move {
+            if failed {
+                return None;
+            }
+            let wait = waits.next()?;
+            match finish_piece(&state, wait).await {
+                Ok(wav) => {
+                    let pcm = wav.slice(wav::HEADER_LEN.min(wav.len())..);
+                    Some((Ok(pcm), (state, waits, false)))
+                }
+                Err(e) => {
+                    // The status line is sent; the body ends early, which a client sees.
+                    tracing::warn!(error = %e, "a streamed speech piece failed");
+                    Some((
+                        Err(std::io::Error::other(e.to_string())),
+                        (state, waits, true),
+                    ))
+                }
+            }
+        },
+    );
+    let body = futures_util::stream::iter(first).chain(pieces);
+    let content_type = if format == "pcm" {
+        "audio/pcm"
+    } else {
+        "audio/wav"
+    };
+    let mut response = (
+        [(header::CONTENT_TYPE, content_type)],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response();
+    if let Ok(rate) = HeaderValue::from_str(&sample_rate.to_string()) {
+        response.headers_mut().insert("x-sample-rate", rate);
+    }
+    response
 }
 
 fn respond(wav_bytes: Vec<u8>, format: &str) -> Response {

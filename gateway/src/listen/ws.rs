@@ -223,6 +223,14 @@ struct Session {
     pending: HashMap<BlockKey, Pending>,
     waiting_on: HashMap<String, HashSet<BlockKey>>,
     closed: bool,
+    /// How many of the user's sockets were open before this one: fair share between users.
+    rank: u32,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.state.queued_per_user.close_socket(self.user.id);
+    }
 }
 
 enum Flow {
@@ -233,7 +241,9 @@ enum Flow {
 impl Session {
     fn new(state: Arc<AppState>, user: CurrentUser, socket: WebSocket) -> Self {
         let subscription = state.synthesis.hub.subscribe();
+        let rank = state.queued_per_user.open_socket(user.id);
         Self {
+            rank,
             state,
             user,
             socket,
@@ -273,11 +283,12 @@ impl Session {
                     self.expire().await;
                     self.tell_places().await;
                 }
-                // The gateway stops: what this listener queued stays queued for the others
-                // (and for this listener when it reconnects to another gateway).
+                // The gateway stops: this listener's claims on queued jobs go with it (others'
+                // stay), so a listener who does not come back is not synthesized for and
+                // billed. The player reconnects and asks again for what it still wants.
                 _ = self.state.stop.cancelled() => {
                     let _ = self.close(1012, "the server is restarting; reconnect").await;
-                    return;
+                    break;
                 }
             }
         }
@@ -568,7 +579,7 @@ impl Session {
             text,
             user_id: self.user.id.to_string(),
         };
-        let score = score(tier_for(key.1, cursor), synthesis::now_ms());
+        let score = score(self.tier(key.1, cursor), synthesis::now_ms());
         let requested = synthesis
             .request(&spec, &target, score, &self.subscription)
             .await
@@ -665,6 +676,12 @@ impl Session {
         Some((pending.model, pending.hash))
     }
 
+    /// A block's queue tier: its distance from the cursor, behind the user's earlier sockets
+    /// (one user's 24 sockets do not all go before another user's first block).
+    fn tier(&self, block_idx: i64, cursor: i64) -> u32 {
+        tier_for(block_idx, cursor).saturating_add(self.rank)
+    }
+
     fn window(&self) -> (i64, i64) {
         (
             i64::from(self.state.config.ws_window_behind),
@@ -735,7 +752,7 @@ impl Session {
                 by_model
                     .entry(&pending.model)
                     .or_default()
-                    .push((score(tier_for(*idx, cursor), now), &pending.hash));
+                    .push((score(self.tier(*idx, cursor), now), &pending.hash));
             }
         }
         for (model, scored) in by_model {
@@ -760,6 +777,7 @@ impl Session {
         keys.sort_unstable();
         let (status, audio, duration_ms, error) = match &event.kind {
             EventKind::Processing => (BlockStatus::Processing, None, None, None),
+            EventKind::Requeued => (BlockStatus::Queued, None, None, None),
             EventKind::Cached { duration_ms } => (
                 BlockStatus::Cached,
                 Some(event.hash.as_str()),
@@ -784,6 +802,15 @@ impl Session {
                 if let Some(pending) = self.pending.get_mut(&key) {
                     pending.deadline = Some(Instant::now() + timeout);
                     pending.ahead = None;
+                }
+            } else if status == BlockStatus::Queued {
+                // Its worker went away: it waits for another, under the queue's bound again.
+                let bound = Duration::from_secs(self.state.config.queue_wait_max_secs);
+                if let Some(pending) = self.pending.get_mut(&key) {
+                    pending.deadline = None;
+                    pending.queued_until = Instant::now() + bound;
+                    pending.ahead = None;
+                    pending.told_no_worker = false;
                 }
             } else {
                 self.forget(key, false).await;
@@ -828,7 +855,7 @@ impl Session {
                     user_id: self.user.id.to_string(),
                 };
                 let cursor = self.cursors.get(&key.0).copied().unwrap_or(key.1);
-                let score = score(tier_for(key.1, cursor), synthesis::now_ms());
+                let score = score(self.tier(key.1, cursor), synthesis::now_ms());
                 match synthesis.queue.enqueue(&spec, score, false).await {
                     Ok(Enqueued::Cached) => {
                         cached = Some(synthesis.cached_duration_ms(&target).await.unwrap_or(0));

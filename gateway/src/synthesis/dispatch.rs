@@ -148,6 +148,27 @@ async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease
     let started = std::time::Instant::now();
     let outcome = attempt_all(&synthesis, &job, first).await;
     drop(renewing);
+    let outcome = match outcome {
+        Err(Failure::NoWorker(error)) => {
+            // Every replica is gone: wait in the queue for one to come back instead of failing
+            // the listeners; the take is not counted. A job that keeps losing its workers
+            // (one that crashes them, say) is given up on after MOST_REQUEUES.
+            match synthesis.queue.requeue(&job, MOST_REQUEUES).await {
+                Ok(true) => {
+                    tracing::warn!(%error, "no worker left for the job; queued again");
+                    return;
+                }
+                Ok(false) => Err(error),
+                Err(e) => {
+                    // The lease runs out and the reaper puts it back.
+                    tracing::warn!(error = %e, "cannot queue the job again");
+                    return;
+                }
+            }
+        }
+        Err(Failure::Worker(error)) => Err(error),
+        Ok(audio) => Ok(audio),
+    };
     metrics::histogram!("yapit_synthesis_seconds", "model" => job.model.clone())
         .record(started.elapsed().as_secs_f64());
     metrics::counter!(
@@ -183,10 +204,7 @@ async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease
         }
         Err(error) => {
             let unspeakable = matches!(error, WorkerError::Rejected(_));
-            let message = match &error {
-                WorkerError::Rejected(why) => format!("this text cannot be spoken: {why}"),
-                other => format!("synthesis failed: {other}"),
-            };
+            let message = for_listener(&error);
             if unspeakable {
                 tracing::info!(%error, "the worker found nothing to say");
             } else {
@@ -199,12 +217,42 @@ async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease
     }
 }
 
+/// What a listener reads when a job is given up on: what happened, not the transport's words
+/// (those are in the log).
+fn for_listener(error: &WorkerError) -> String {
+    match error {
+        WorkerError::Rejected(why) => format!("this text cannot be spoken: {why}"),
+        WorkerError::Unreachable(_) | WorkerError::Truncated => {
+            "synthesis failed: the speech worker stopped answering; try again".to_string()
+        }
+        WorkerError::Timeout(limit) => format!(
+            "synthesis failed: the speech worker took longer than {} s; try again",
+            limit.as_secs()
+        ),
+        WorkerError::Failed(_) => {
+            "synthesis failed: the speech worker could not render this passage; try again"
+                .to_string()
+        }
+    }
+}
+
+/// How often a job may go back to the queue because its workers went away.
+const MOST_REQUEUES: u32 = 10;
+
+/// Why a job's tries ended without audio.
+enum Failure {
+    /// The workers failed it (or refused it).
+    Worker(WorkerError),
+    /// It failed on a worker that then went away, and no live replica serves its voice.
+    NoWorker(WorkerError),
+}
+
 /// Tries the job up to the attempt limit, each retry on another replica where one is free.
 async fn attempt_all(
     synthesis: &Synthesis,
     job: &JobSpec,
     first: Lease,
-) -> Result<(Vec<u8>, u32), WorkerError> {
+) -> Result<(Vec<u8>, u32), Failure> {
     let settings = &synthesis.settings;
     let mut next = Some(first);
     let mut tried: Vec<String> = Vec::new();
@@ -219,7 +267,10 @@ async fn attempt_all(
                     .await
                 {
                     Some(lease) => lease,
-                    None => return Err(last_error),
+                    None if !tried.is_empty() && !synthesis.pool.serves(&job.model, &job.voice) => {
+                        return Err(Failure::NoWorker(last_error));
+                    }
+                    None => return Err(Failure::Worker(last_error)),
                 }
             }
         };
@@ -232,7 +283,7 @@ async fn attempt_all(
         drop(lease);
         match result {
             Ok(audio) => return Ok(audio),
-            Err(e) if e.is_permanent() => return Err(e),
+            Err(e) if e.is_permanent() => return Err(Failure::Worker(e)),
             Err(e) => {
                 tracing::warn!(replica = %replica.address, attempt, error = %e, "worker call failed");
                 if matches!(e, WorkerError::Unreachable(_) | WorkerError::Truncated) {
@@ -246,5 +297,8 @@ async fn attempt_all(
             tokio::time::sleep(backoff(attempt)).await;
         }
     }
-    Err(last_error)
+    if !tried.is_empty() && !synthesis.pool.serves(&job.model, &job.voice) {
+        return Err(Failure::NoWorker(last_error));
+    }
+    Err(Failure::Worker(last_error))
 }

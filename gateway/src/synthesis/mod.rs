@@ -78,6 +78,8 @@ pub enum EventKind {
     Enqueued { model: String },
     /// A worker started on it.
     Processing,
+    /// The worker rendering it went away and no other was live: it waits in the queue again.
+    Requeued,
     /// The audio is in the cache.
     Cached { duration_ms: u64 },
     /// It was given up on.

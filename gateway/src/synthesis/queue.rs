@@ -144,6 +144,18 @@ redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 ";
 
+const REQUEUE: &str = r"
+-- KEYS: job, processing, queue   ARGV: hash, most requeues, channel, event
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HINCRBY', KEYS[1], 'requeues', 1) > tonumber(ARGV[2]) then return -1 end
+-- The take did not count: no worker was there to try it on.
+redis.call('HINCRBY', KEYS[1], 'attempts', -1)
+redis.call('ZADD', KEYS[3], 0, ARGV[1])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+";
+
 const REAP: &str = r"
 -- KEYS: processing, queue, dead   ARGV: now, max attempts, job key prefix, channel, model
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)
@@ -176,6 +188,7 @@ pub struct Queue {
     release: Script,
     complete: Script,
     bury: Script,
+    requeue: Script,
     reap: Script,
 }
 
@@ -189,6 +202,7 @@ impl Queue {
             release: Script::new(RELEASE),
             complete: Script::new(COMPLETE),
             bury: Script::new(BURY),
+            requeue: Script::new(REQUEUE),
             reap: Script::new(REAP),
         }
     }
@@ -382,6 +396,26 @@ impl Queue {
             .invoke_async(&mut redis)
             .await?;
         Ok(())
+    }
+
+    /// Puts a taken job back at the head of its queue without counting the take, because no
+    /// live worker was left to try it on; its listeners hear it is queued again. False when it
+    /// was put back `most` times already (then bury it) or is gone.
+    pub async fn requeue(&self, spec: &JobSpec, most: u32) -> Result<bool, redis::RedisError> {
+        let mut redis = self.redis.clone();
+        let event = Event::new(&spec.hash, EventKind::Requeued);
+        let requeued: i64 = self
+            .requeue
+            .key(self.keys.job(&spec.hash))
+            .key(self.keys.processing(&spec.model))
+            .key(self.keys.queue(&spec.model))
+            .arg(&spec.hash)
+            .arg(most)
+            .arg(self.keys.events())
+            .arg(event.to_json())
+            .invoke_async(&mut redis)
+            .await?;
+        Ok(requeued == 1)
     }
 
     /// Puts jobs whose lease ran out back in their queue (or dead-letters them); returns how

@@ -275,6 +275,30 @@ impl WorkerPool {
         })
     }
 
+    /// A slot on a replica not in `avoid`, if one is free now.
+    fn try_acquire_avoiding(&self, model: &str, voice: &str, avoid: &[String]) -> Option<Lease> {
+        let mut candidates: Vec<Arc<Replica>> = self
+            .snapshot()
+            .into_iter()
+            .filter(|r| {
+                r.is_healthy()
+                    && r.info.model_slug == model
+                    && r.serves(voice)
+                    && !avoid.contains(&r.address)
+                    && r.slots.available_permits() > 0
+            })
+            .collect();
+        candidates.sort_by_key(|r| std::cmp::Reverse(r.slots.available_permits()));
+        candidates.into_iter().find_map(|replica| {
+            let permit = Arc::clone(&replica.slots).try_acquire_owned().ok()?;
+            Some(Lease {
+                replica,
+                _permit: permit,
+                released: Arc::clone(&self.released),
+            })
+        })
+    }
+
     /// Waits up to `patience` for a slot (see [`WorkerPool::try_acquire`]).
     pub async fn acquire(
         &self,
@@ -289,7 +313,21 @@ impl WorkerPool {
             let released = self.released.notified();
             tokio::pin!(released);
             released.as_mut().enable();
-            if let Some(lease) = self.try_acquire(model, Some(voice), avoid) {
+            // A replica that already failed this job is taken again only when no other live
+            // one serves the voice: a busy healthy replica is worth waiting for, a crashing
+            // one that happens to be free is not.
+            let others = self.snapshot().iter().any(|r| {
+                r.is_healthy()
+                    && r.info.model_slug == model
+                    && r.serves(voice)
+                    && !avoid.contains(&r.address)
+            });
+            let lease = if others {
+                self.try_acquire_avoiding(model, voice, avoid)
+            } else {
+                self.try_acquire(model, Some(voice), avoid)
+            };
+            if let Some(lease) = lease {
                 return Some(lease);
             }
             // Busy replicas free up; with none live at all, give the next probe a moment only.

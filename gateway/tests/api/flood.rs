@@ -14,13 +14,13 @@ use tokio::{
 use crate::helpers::{NO_WORKER, Shared};
 
 /// The gateway binary on a free port; its address, once it says it listens.
-struct Gateway {
+pub struct Gateway {
     child: Child,
-    address: String,
+    pub address: String,
 }
 
 impl Gateway {
-    async fn start(shared: &Shared, extra: &[&str]) -> Self {
+    pub async fn start(shared: &Shared, extra: &[&str]) -> Self {
         let audio_dir = shared.audio_dir.display().to_string();
         let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
             .args([
@@ -68,7 +68,7 @@ impl Gateway {
     }
 
     /// Peak and current resident memory of the gateway process, in MiB.
-    fn memory_mib(&self) -> (u64, u64) {
+    pub fn memory_mib(&self) -> (u64, u64) {
         let pid = self.child.id().expect("the gateway is running");
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         let field = |name: &str| -> u64 {

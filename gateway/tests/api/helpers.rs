@@ -106,8 +106,6 @@ pub async fn spawn_gateway(shared: Shared, workers: &[&str], extra: &[&str]) -> 
         &workers,
         "--fetch-timeout-secs",
         "3",
-        "--worker-probe-ms",
-        "300",
         "--audio-url-key",
         &shared.audio_url_key,
         "--operator-token",
@@ -115,6 +113,9 @@ pub async fn spawn_gateway(shared: Shared, workers: &[&str], extra: &[&str]) -> 
     ];
     if !extra.contains(&"--fetch-allow") {
         args.extend_from_slice(&["--fetch-allow", "127.0.0.1/32"]);
+    }
+    if !extra.contains(&"--worker-probe-ms") {
+        args.extend_from_slice(&["--worker-probe-ms", "300"]);
     }
     // Tests sign up many users from 127.0.0.1; the limit's own test sets it lower.
     if !extra.contains(&"--sign-up-per-hour") {

@@ -5,6 +5,7 @@
 
 mod auth;
 mod catalog;
+mod chaos;
 mod documents;
 mod faults;
 mod flood;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::{
     helpers::{Shared, spawn_gateway},
     listener::Listener,
-    workers::{Fault, fake_worker},
+    workers::{Fault, fake_worker, fake_worker_on},
 };
 
 const FIVE: &str = "Block one is here.\n\nBlock two is here.\n\nBlock three is here.\n\n\
@@ -171,4 +171,86 @@ async fn a_socket_and_a_user_can_only_hold_so_many_blocks_in_the_queue() {
     let mut modest = Listener::connect(&app, &other.token).await;
     modest.synthesize(&theirs, &[0], 0).await;
     assert_eq!(modest.next().await["type"], "status");
+}
+
+/// A job whose only worker dies under it waits in the queue for a worker to come back, instead
+/// of failing its listener, and its lost take is not counted against it.
+#[tokio::test]
+async fn a_job_cut_off_by_the_last_worker_waits_for_one_to_come_back() {
+    let mut crashing = fake_worker(Fault::CrashMidStream).await;
+    let port: u16 = crashing.url.rsplit(':').next().unwrap().parse().unwrap();
+    // Probes far apart, so that the replica the crash marked down stays down for the gateway.
+    let app = spawn_gateway(
+        Shared::fresh().await,
+        &[crashing.url.as_str()],
+        &["--worker-probe-ms", "5000"],
+    )
+    .await;
+    let user = app.sign_up("comeback@example.com").await;
+    let id = app.create_text(&user, FIVE).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut listener = Listener::connect(&app, &user.token).await;
+    listener.synthesize(&id, &[0], 0).await;
+    crate::helpers::wait_until("the worker is called", Duration::from_secs(10), || async {
+        crashing.calls() > 0
+    })
+    .await;
+    crashing.kill();
+    drop(crashing);
+    // Queued again, not failed; then a worker comes back where the old one was.
+    let mut seen = Vec::new();
+    loop {
+        let message = listener.next().await;
+        assert_ne!(message["status"], "error", "{message}");
+        seen.push(message.clone());
+        let requeued =
+            message["status"] == "queued" && seen.iter().any(|m| m["status"] == "processing");
+        if requeued {
+            break;
+        }
+    }
+    let back = fake_worker_on(port, Fault::None).await;
+    let (finals, _) = listener.finals(&[0]).await;
+    assert_eq!(finals[&0]["status"], "cached", "{}", finals[&0]);
+    assert_eq!(back.calls(), 1, "the returning worker did the job");
+}
+
+#[tokio::test]
+async fn a_user_with_many_sockets_does_not_push_back_another_users_first_block() {
+    let worker = fake_worker(Fault::Slow(Duration::from_secs(1))).await;
+    let app = spawn_gateway(Shared::fresh().await, &[worker.url.as_str()], &[]).await;
+    let greedy = app.sign_up("many-sockets@example.com").await;
+    let id = app.create_text(&greedy, FIVE).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut sockets = Vec::new();
+    for idx in 0..4 {
+        let mut socket = Listener::connect(&app, &greedy.token).await;
+        socket.synthesize(&id, &[idx], idx).await;
+        socket.next().await;
+        sockets.push(socket);
+    }
+    let modest = app.sign_up("one-socket@example.com").await;
+    let theirs = app
+        .create_text(&modest, "The other reader starts here.")
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut listener = Listener::connect(&app, &modest.token).await;
+    listener.synthesize(&theirs, &[0], 0).await;
+    let (finals, _) = listener.finals(&[0]).await;
+    assert_eq!(finals[&0]["status"], "cached", "{}", finals[&0]);
+    let order = worker.texts();
+    let position = order
+        .iter()
+        .position(|t| t.contains("other reader"))
+        .expect("the other user's block was synthesized");
+    assert!(
+        position <= 1,
+        "the other user's first block waited behind the first user's extra sockets: {order:?}"
+    );
 }

@@ -235,3 +235,47 @@ async fn text_with_nothing_to_say_is_422_and_a_skipped_block() {
         finals[&1]
     );
 }
+
+/// Long input is spoken in pieces (one job each, so none outlasts a worker call), whole or
+/// streamed as the pieces are made.
+#[tokio::test]
+async fn long_speech_is_made_in_pieces_and_can_be_streamed() {
+    let worker = crate::workers::fake_worker(crate::workers::Fault::None).await;
+    let app = spawn_gateway(Shared::fresh().await, &[worker.url.as_str()], &[]).await;
+    let user = app.sign_up("long@example.com").await;
+    // About 850 characters: at least three pieces of at most 300.
+    let input: String = (0..12)
+        .map(|i| format!("Sentence number {i} is one of many in a long speech request. "))
+        .collect();
+    let body = json!({"model": "kokoro", "input": input, "voice": VOICE});
+    let whole = app
+        .post_json("/v1/audio/speech", Some(&user.token), &body)
+        .await;
+    assert_eq!(whole.status(), 200);
+    let wav = whole.bytes().await.unwrap();
+    let pieces = worker.calls();
+    assert!(pieces >= 3, "{pieces} worker calls for ~850 characters");
+    assert!(
+        worker.texts().iter().all(|t| t.chars().count() <= 300),
+        "every piece fits MAX_BLOCK_CHARS"
+    );
+    // The fake worker answers 0.1 s (2,400 samples) per call.
+    assert_eq!(wav.len(), 44 + pieces * 4_800);
+    let reader = hound::WavReader::new(std::io::Cursor::new(&wav)).expect("a valid WAV");
+    assert_eq!(reader.duration() as usize, pieces * 2_400);
+
+    // Streamed: the same samples, after a header that does not know the length.
+    let streamed = app
+        .post_json(
+            "/v1/audio/speech",
+            Some(&user.token),
+            &json!({"model": "kokoro", "input": input, "voice": VOICE, "stream": true}),
+        )
+        .await;
+    assert_eq!(streamed.status(), 200);
+    assert_eq!(streamed.headers()["content-type"], "audio/wav");
+    let bytes = streamed.bytes().await.unwrap();
+    assert_eq!(&bytes[..4], b"RIFF");
+    assert_eq!(&bytes[44..], &wav[44..], "the same audio, from the cache");
+    assert_eq!(worker.calls(), pieces, "the pieces were cached");
+}

@@ -106,6 +106,8 @@ pub struct FakeWorker {
     pub url: String,
     /// The texts it was asked to speak, in the order the calls arrived.
     texts: Arc<Mutex<Vec<String>>>,
+    /// The texts whose audio it delivered to the end, to a caller still listening.
+    finished: Arc<Mutex<Vec<String>>>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -116,6 +118,10 @@ impl FakeWorker {
 
     pub fn texts(&self) -> Vec<String> {
         self.texts.lock().unwrap().clone()
+    }
+
+    pub fn finished(&self) -> Vec<String> {
+        self.finished.lock().unwrap().clone()
     }
 
     pub fn kill(&mut self) {
@@ -140,6 +146,7 @@ impl Drop for RealWorker {
 struct Fake {
     fault: Fault,
     texts: Arc<Mutex<Vec<String>>>,
+    finished: Arc<Mutex<Vec<String>>>,
 }
 
 /// 0.1 s of a 440 Hz tone at 24 kHz, s16le.
@@ -184,14 +191,15 @@ impl TextToSpeech for Fake {
         &self,
         request: Request<SynthesizeRequest>,
     ) -> Result<Response<ChunkStream>, Status> {
-        self.texts.lock().unwrap().push(request.into_inner().text);
+        let text = request.into_inner().text;
+        self.texts.lock().unwrap().push(text.clone());
         let fault = self.fault;
-        let stream = async_stream(fault);
+        let stream = async_stream(fault, text, Arc::clone(&self.finished));
         Ok(Response::new(stream))
     }
 }
 
-fn async_stream(fault: Fault) -> ChunkStream {
+fn async_stream(fault: Fault, text: String, finished: Arc<Mutex<Vec<String>>>) -> ChunkStream {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
         let chunk = |sequence, last| AudioChunk {
@@ -203,11 +211,16 @@ fn async_stream(fault: Fault) -> ChunkStream {
         };
         match fault {
             Fault::None => {
-                let _ = tx.send(Ok(chunk(0, true))).await;
+                if tx.send(Ok(chunk(0, true))).await.is_ok() {
+                    finished.lock().unwrap().push(text);
+                }
             }
             Fault::Slow(delay) => {
                 tokio::time::sleep(delay).await;
-                let _ = tx.send(Ok(chunk(0, true))).await;
+                // A caller that hung up meanwhile (its gateway stopped) gets nothing.
+                if tx.send(Ok(chunk(0, true))).await.is_ok() {
+                    finished.lock().unwrap().push(text);
+                }
             }
             Fault::CrashMidStream => {
                 let _ = tx.send(Ok(chunk(0, false))).await;
@@ -222,12 +235,21 @@ fn async_stream(fault: Fault) -> ChunkStream {
 }
 
 pub async fn fake_worker(fault: Fault) -> FakeWorker {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    fake_worker_on(0, fault).await
+}
+
+/// A fake worker on `port` (0: a free one), e.g. one that comes back where another one was.
+pub async fn fake_worker_on(port: u16, fault: Fault) -> FakeWorker {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let texts = Arc::new(Mutex::new(Vec::new()));
+    let finished = Arc::new(Mutex::new(Vec::new()));
     let service = TextToSpeechServer::new(Fake {
         fault,
         texts: Arc::clone(&texts),
+        finished: Arc::clone(&finished),
     });
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(
@@ -243,6 +265,7 @@ pub async fn fake_worker(fault: Fault) -> FakeWorker {
     FakeWorker {
         url: format!("http://{addr}"),
         texts,
+        finished,
         stop: Some(stop),
     }
 }
