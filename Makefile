@@ -14,7 +14,7 @@ KOKORO_THREADS ?= 2
 KOKORO_REPLICAS ?= 2
 export KOKORO_ADDR KOKORO_THREADS KOKORO_REPLICAS
 
-.PHONY: help setup models db redis web build dev test test-web lint fmt bench-kokoro bench-gateway bench-scaling clean
+.PHONY: help setup models db redis web build dev test test-web lint fmt bench-kokoro bench-gateway bench-scaling bench-g2p clean
 
 help:
 	@echo "make dev           run the product (installs, fetches the model, builds)"
@@ -25,6 +25,7 @@ help:
 	@echo "make bench-kokoro  Kokoro worker vs kokoro-onnx: real-time factor, first audio, memory"
 	@echo "make bench-gateway the synthesis pipeline under load, beside redis-benchmark and a direct gRPC call"
 	@echo "make bench-scaling Kokoro replicas x threads under simulated listeners: table, plots, capacity rule"
+	@echo "make bench-g2p     our English G2P against misaki's, word by word, by category"
 
 setup:
 	@./scripts/setup.sh
@@ -77,6 +78,10 @@ bench-gateway: models db redis build
 # "--url https://…" for a running deployment); report and plots in .local/bench-scaling/.
 bench-scaling: models db redis build
 	$(WITH_ORT) scripts/bench-scaling.sh $(BENCH_ARGS)
+
+# Our English G2P against misaki 0.9.4 with spaCy (its own venv in .local/bench-g2p/).
+bench-g2p: models build
+	scripts/bench-g2p.sh $(BENCH_ARGS)
 
 clean:
 	$(CARGO) clean

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use tts_kokoro_worker::{
-    cli::{self, BenchArgs, SayArgs},
+    cli::{self, BenchArgs, PhonemizeArgs, SayArgs},
     config::ServeArgs,
     startup::Application,
 };
@@ -28,6 +28,8 @@ enum Command {
     Say(SayArgs),
     /// Time synthesis of a text; prints one JSON line (used by `make bench-kokoro`).
     Bench(BenchArgs),
+    /// Print the phonemes a voice would read a text with.
+    Phonemize(PhonemizeArgs),
 }
 
 #[tokio::main]
@@ -37,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Say(args)) => cli::say(args).await,
         Some(Command::Bench(args)) => cli::bench(args).await,
+        Some(Command::Phonemize(args)) => cli::phonemize(args),
         Some(Command::Serve) | None => {
             let serve = cli.serve;
             let app = Application::build(

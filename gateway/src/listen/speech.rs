@@ -4,12 +4,13 @@
 use std::{sync::Arc, time::Duration};
 
 use axum::{
-    extract::State,
+    extract::{Query, State},
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 
+use super::openai;
 use crate::{
     auth::CurrentUser,
     error::{ApiError, Json},
@@ -80,11 +81,12 @@ pub async fn speech(
             "input has {chars} characters; at most {max} are allowed in one request"
         )));
     }
-    let (model, voice) = (request.model.as_str(), request.voice.as_str());
-    state
+    let (model, voice) = openai::resolve(&request.model, &request.voice);
+    let voice = state
         .catalog
         .check(model, voice)
         .map_err(ApiError::BadRequest)?;
+    let voice = voice.as_str();
     let synthesis = Arc::clone(&state.synthesis);
     let unserved = || ApiError::Unavailable(synthesis::unserved(model, voice));
     let target = synthesis
@@ -177,4 +179,54 @@ fn respond(wav_bytes: Vec<u8>, format: &str) -> Response {
         response.headers_mut().insert("x-sample-rate", rate);
     }
     response
+}
+
+#[derive(Deserialize)]
+pub struct VoicesQuery {
+    model: Option<String>,
+}
+
+/// `GET /v1/audio/voices[?model=kokoro]`: every catalogue voice as OpenAI-compatible clients
+/// list them (`{voices: [{id, name, …}]}`), the default voice of each model first, then the
+/// OpenAI names the speech endpoint also takes.
+pub async fn voices(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<VoicesQuery>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    if let Some(model) = &query.model
+        && !state.catalog.models.contains_key(model)
+    {
+        let known: Vec<&str> = state.catalog.models.keys().map(String::as_str).collect();
+        return Err(ApiError::BadRequest(format!(
+            "unknown model {model:?}; choose one of: {}",
+            known.join(", ")
+        )));
+    }
+    let serving = state.synthesis.pool.serving();
+    let mut voices = Vec::new();
+    for model in state.catalog.models.values() {
+        if query.model.as_ref().is_some_and(|m| *m != model.slug) {
+            continue;
+        }
+        let live = serving.get(&model.slug);
+        let mut listed: Vec<&crate::catalog::Voice> = model.voices.iter().collect();
+        listed.sort_by_key(|v| Some(&v.slug) != model.default_voice.as_ref());
+        for voice in listed {
+            voices.push(serde_json::json!({
+                "id": voice.slug,
+                "name": voice.name,
+                "model": model.slug,
+                "language": voice.lang,
+                "default": Some(&voice.slug) == model.default_voice.as_ref(),
+                "available": live.is_some_and(|l| l.voices.contains(&voice.slug)),
+            }));
+        }
+    }
+    let openai: serde_json::Map<String, serde_json::Value> = openai::OPENAI_VOICES
+        .iter()
+        .map(|(name, kokoro)| (name.to_string(), serde_json::json!(kokoro)))
+        .collect();
+    Ok(axum::Json(
+        serde_json::json!({ "voices": voices, "openai_voices": openai }),
+    ))
 }
