@@ -14,7 +14,7 @@ KOKORO_THREADS ?= 2
 KOKORO_REPLICAS ?= 2
 export KOKORO_ADDR KOKORO_THREADS KOKORO_REPLICAS
 
-.PHONY: help setup models db redis web build dev test test-web test-compose lint fmt fuzz chaos bench-kokoro bench-gateway bench-scaling clean
+.PHONY: help setup models db redis web build dev test test-web test-compose lint fmt fuzz chaos bench-kokoro bench-gateway bench-scaling bench-g2p clean
 .PHONY: prod-build prod-up prod-up-cpu prod-down prod-down-volumes prod-logs prod-ps deploy smoke test-deploy
 
 help:
@@ -36,6 +36,7 @@ help:
 	@echo "make smoke URL=…   check a running deployment from outside [EXPECT_COMMIT=…]"
 	@echo "make prod-build | prod-down | prod-down-volumes | prod-logs | prod-ps"
 	@echo "make test-deploy   really deploy: compose, redeploy, slug repair, Swarm; leaves nothing behind"
+	@echo "make bench-g2p     our English G2P against misaki's, word by word, by category"
 
 setup:
 	@./scripts/setup.sh
@@ -137,6 +138,9 @@ smoke:
 
 test-deploy: models
 	@scripts/test-deploy.sh
+# Our English G2P against misaki 0.9.4 with spaCy (its own venv in .local/bench-g2p/).
+bench-g2p: models build
+	scripts/bench-g2p.sh $(BENCH_ARGS)
 
 clean:
 	$(CARGO) clean

@@ -107,10 +107,10 @@ def parse_args(argv=None):
     p.add_argument("--ours-bin", type=Path, default=ROOT / "target" / "release" / "tts-kokoro-worker",
                    help="our worker binary (default: %(default)s)")
     p.add_argument("--model-dir", type=Path, default=ROOT / "models",
-                   help="folder with kokoro-v1.0.onnx, voices.npz, vocab.json (default: %(default)s)")
+                   help="folder with kokoro-v1.0.onnx, voices/, vocab.json (default: %(default)s)")
     p.add_argument("--model-file", default="kokoro-v1.0.onnx",
                    help="model file inside --model-dir, hashed for the header (default: %(default)s)")
-    p.add_argument("--voice", default="jf_alpha", help="voice in voices.npz (default: %(default)s)")
+    p.add_argument("--voice", default="af_heart", help="voice in voices/ (default: %(default)s)")
     p.add_argument("--runs", type=int, default=3, help="measured runs per cell after one warm-up (default: 3)")
     p.add_argument("--threads", default="1,2", help="comma-separated intra-op thread counts (default: 1,2)")
     p.add_argument("--texts", default="short,medium,long",

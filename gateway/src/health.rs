@@ -54,12 +54,13 @@ async fn health(
     let pool = &state.synthesis.pool;
     let serving = pool.serving();
     let mut models = serde_json::Map::new();
-    for slug in state.catalog.models.keys() {
+    for (slug, model) in &state.catalog.models {
         let (queued, running) = state.synthesis.queue.depth(slug).await.unwrap_or((0, 0));
         let live = serving.get(slug).cloned().unwrap_or_default();
         models.insert(
             slug.clone(),
             serde_json::json!({
+                "default_voice": model.default_voice,
                 "replicas": live.replicas,
                 "capacity": live.capacity,
                 "in_flight": live.in_flight,

@@ -1,4 +1,7 @@
-//! The gRPC contract between the gateway and the TTS workers: package `tts.v1`.
+//! The gRPC contract between the gateway and the TTS workers: package `tts.v1`, and the syntax
+//! of its `voice` field ([`blend`]).
+
+pub mod blend;
 
 pub mod tts {
     // Generated code carries the .proto comments verbatim; clippy's doc-markdown rules don't

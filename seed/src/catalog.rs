@@ -32,6 +32,9 @@ pub struct CatalogModel {
     /// Former slugs of this model: a row found under one is renamed (or merged) to `slug`.
     #[serde(default)]
     pub legacy_slugs: Vec<String>,
+    /// The voice clients use when the listener has chosen none; one of `voices`.
+    #[serde(default)]
+    pub default_voice: Option<String>,
     #[serde(default)]
     pub voices: Vec<CatalogVoice>,
 }
@@ -102,6 +105,13 @@ impl Catalog {
                         voice.lang
                     ));
                 }
+            }
+            if let Some(default) = &model.default_voice
+                && !voice_slugs.contains(default.as_str())
+            {
+                return invalid(format!(
+                    "model `{m}` has default_voice `{default}`, which is not one of its voices"
+                ));
             }
         }
         Ok(())
@@ -184,6 +194,12 @@ mod tests {
         sample_rate"#,
         );
         assert!(err(&legacy_clash).contains("used twice"));
+        let stray_default = MINIMAL.replace(
+            "sample_rate",
+            r#"default_voice = "w"
+        sample_rate"#,
+        );
+        assert!(err(&stray_default).contains("default_voice `w`, which is not one of its voices"));
         assert!(err(&MINIMAL.replace("sample_rate", "sampel_rate")).contains("sampel_rate"));
         assert!(matches!(
             Catalog::from_toml("models = 3"),

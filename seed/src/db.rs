@@ -83,11 +83,13 @@ async fn apply_model(
 
     let model_id = if found.is_empty() {
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO models (slug, name, sample_rate) VALUES ($1, $2, $3) RETURNING id",
+            "INSERT INTO models (slug, name, sample_rate, default_voice) VALUES ($1, $2, $3, $4) \
+             RETURNING id",
         )
         .bind(&model.slug)
         .bind(&model.name)
         .bind(model.sample_rate)
+        .bind(&model.default_voice)
         .fetch_one(&mut **tx)
         .await?;
         tracing::info!(model = %model.slug, id, "catalog: model inserted");
@@ -112,12 +114,14 @@ async fn apply_model(
             report.voices_updated += moved;
         }
         let updated = sqlx::query(
-            "UPDATE models SET name = $2, sample_rate = $3 \
-             WHERE id = $1 AND (name IS DISTINCT FROM $2 OR sample_rate IS DISTINCT FROM $3)",
+            "UPDATE models SET name = $2, sample_rate = $3, default_voice = $4 \
+             WHERE id = $1 AND (name IS DISTINCT FROM $2 OR sample_rate IS DISTINCT FROM $3 \
+                                OR default_voice IS DISTINCT FROM $4)",
         )
         .bind(target)
         .bind(&model.name)
         .bind(model.sample_rate)
+        .bind(&model.default_voice)
         .execute(&mut **tx)
         .await?
         .rows_affected();
@@ -220,6 +224,7 @@ pub(crate) struct DbModel {
     pub slug: String,
     pub name: String,
     pub sample_rate: i32,
+    pub default_voice: Option<String>,
 }
 
 /// A voice row as read by [`check`].
@@ -250,9 +255,10 @@ pub async fn check(pool: &PgPool, catalog: &Catalog) -> Result<Vec<Drift>, SeedE
     if !migrated {
         return Ok(diff(catalog, &[], &[]));
     }
-    let models: Vec<DbModel> = sqlx::query_as("SELECT id, slug, name, sample_rate FROM models")
-        .fetch_all(&mut *tx)
-        .await?;
+    let models: Vec<DbModel> =
+        sqlx::query_as("SELECT id, slug, name, sample_rate, default_voice FROM models")
+            .fetch_all(&mut *tx)
+            .await?;
     let voices: Vec<DbVoice> = sqlx::query_as("SELECT model_id, slug, name, lang FROM voices")
         .fetch_all(&mut *tx)
         .await?;
@@ -298,6 +304,14 @@ pub(crate) fn diff(catalog: &Catalog, models: &[DbModel], voices: &[DbVoice]) ->
                 "sample_rate",
                 row.sample_rate.to_string(),
                 model.sample_rate.to_string(),
+            ));
+        }
+        if row.default_voice != model.default_voice {
+            let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+            drift.push(model_field(
+                "default_voice",
+                shown(&row.default_voice),
+                shown(&model.default_voice),
             ));
         }
         let db_voices: BTreeMap<&str, &DbVoice> = voices

@@ -51,6 +51,7 @@ fn kokoro_has_the_54_official_voices() {
         let name = rest[..1].to_uppercase() + &rest[1..];
         assert_eq!(v.name, name, "{}", v.slug);
     }
+    assert_eq!(kokoro.default_voice.as_deref(), Some("af_heart"));
     let heart = kokoro.voices.iter().find(|v| v.slug == "af_heart").unwrap();
     assert_eq!(
         (heart.name.as_str(), heart.lang.as_str()),

@@ -147,6 +147,16 @@ async fn apply_updates_only_rows_that_differ(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
+    sqlx::query("UPDATE models SET default_voice = 'jf_alpha' WHERE slug = 'kokoro'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let drift = check(&pool, &catalog).await.unwrap();
+    assert!(
+        drift.iter().any(|d| d.to_string()
+            == r#"model `kokoro`: default_voice is "jf_alpha" in the database but "af_heart" in the manifest"#),
+        "{drift:?}"
+    );
     // xmin changes whenever a row is rewritten: untouched rows must keep theirs.
     let xmin_of_bella = || async {
         sqlx::query_scalar::<_, String>("SELECT xmin::text FROM voices WHERE slug = 'af_bella'")
@@ -160,11 +170,17 @@ async fn apply_updates_only_rows_that_differ(pool: PgPool) {
     assert_eq!(
         report,
         SeedReport {
-            models_updated: 1,
+            models_updated: 2,
             voices_updated: 1,
             ..SeedReport::default()
         }
     );
+    let default: Option<String> =
+        sqlx::query_scalar("SELECT default_voice FROM models WHERE slug = 'kokoro'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(default.as_deref(), Some("af_heart"));
     assert_eq!(voice(&pool, "kokoro", "af_heart").await.unwrap(), before);
     assert_eq!(xmin_of_bella().await, bella_xmin);
     assert_eq!(check(&pool, &catalog).await.unwrap(), []);
@@ -254,7 +270,7 @@ async fn legacy_and_current_rows_are_merged(pool: PgPool) {
         report,
         SeedReport {
             models_inserted: 0,
-            models_updated: 1, // higgs' name
+            models_updated: 2, // higgs' name, and both default voices
             models_renamed: 2, // kokoro-cpu merged, higgs-native renamed
             voices_inserted: 53 + 8,
             voices_updated: 1, // my_voice moved

@@ -9,25 +9,32 @@ const SILENCE: f32 = 0.002;
 const KEEP_MS: u32 = 25;
 /// Length of the fade in and out at each chunk's edges.
 const FADE_MS: u32 = 8;
+/// Silence before the first word of a request: a player starting an audio element can swallow
+/// the first few milliseconds, and a plosive right at the start sounds clipped.
+const LEAD_IN_MS: u32 = 80;
 
 fn samples(ms: u32) -> usize {
     (SAMPLE_RATE * ms / 1000) as usize
 }
 
 /// Trims the model's leading and trailing silence, fades both edges and appends `pause_ms` of
-/// silence (scaled by `speed`, as the speech is).
-pub fn shape_chunk(audio: &[f32], pause_ms: u32, speed: f32) -> Vec<f32> {
+/// silence (scaled by `speed`, as the speech is). The first chunk of a request (`lead_in`)
+/// starts with [`LEAD_IN_MS`] of silence, padded when the model left less.
+pub fn shape_chunk(audio: &[f32], lead_in: bool, pause_ms: u32, speed: f32) -> Vec<f32> {
     let keep = samples(KEEP_MS);
+    let lead = if lead_in { samples(LEAD_IN_MS) } else { keep };
     let first = audio.iter().position(|s| s.abs() > SILENCE);
     let last = audio.iter().rposition(|s| s.abs() > SILENCE);
-    let voiced = match (first, last) {
-        (Some(first), Some(last)) => {
-            &audio[first.saturating_sub(keep)..(last + 1 + keep).min(audio.len())]
-        }
-        _ => &[][..],
+    let (padding, voiced) = match (first, last) {
+        (Some(first), Some(last)) => (
+            lead.saturating_sub(first),
+            &audio[first.saturating_sub(lead)..(last + 1 + keep).min(audio.len())],
+        ),
+        _ => (0, &[][..]),
     };
     let pause = (samples(pause_ms) as f32 / speed.max(0.1)) as usize;
-    let mut out = Vec::with_capacity(voiced.len() + pause);
+    let mut out = Vec::with_capacity(padding + voiced.len() + pause);
+    out.resize(padding, 0.0);
     out.extend_from_slice(voiced);
     let fade = samples(FADE_MS).min(out.len() / 2);
     for i in 0..fade {
@@ -94,7 +101,7 @@ mod tests {
         let mut audio = vec![0.0; 4_800];
         audio.extend(tone(24_000));
         audio.extend(vec![0.0; 4_800]);
-        let shaped = shape_chunk(&audio, 300, 1.0);
+        let shaped = shape_chunk(&audio, false, 300, 1.0);
         let keep = samples(KEEP_MS);
         let pause = samples(300);
         assert!(
@@ -110,9 +117,27 @@ mod tests {
 
     #[test]
     fn faster_speech_gets_shorter_pauses_and_silence_stays_silent() {
-        let shaped = shape_chunk(&tone(2_400), 300, 2.0);
+        let shaped = shape_chunk(&tone(2_400), false, 300, 2.0);
         assert!(shaped.len() < 2_400 + samples(300));
-        assert_eq!(shape_chunk(&[0.0; 100], 0, 1.0).len(), 0);
+        assert_eq!(shape_chunk(&[0.0; 100], false, 0, 1.0).len(), 0);
+    }
+
+    #[test]
+    fn the_first_chunk_keeps_a_lead_in_before_its_first_sound() {
+        let lead = samples(LEAD_IN_MS);
+        // The model left only 10 ms before the first sound: padded to the full lead-in.
+        let mut audio = vec![0.0; samples(10)];
+        audio.extend(tone(4_800));
+        let shaped = shape_chunk(&audio, true, 0, 1.0);
+        let onset = shaped.iter().position(|s| s.abs() > SILENCE).unwrap();
+        assert!(onset >= lead, "first sound at {onset}, lead-in {lead}");
+        // Only silence was added: the sound itself is the model's, sample for sample.
+        let padding = shaped.len() - audio.len();
+        assert!(shaped[..padding].iter().all(|s| *s == 0.0));
+        assert_eq!(shaped[padding + 2_400], audio[2_400]);
+        // A later chunk keeps only the short margin.
+        let later = shape_chunk(&audio, false, 0, 1.0);
+        assert!(later.iter().position(|s| s.abs() > SILENCE).unwrap() < lead / 2);
     }
 
     #[test]

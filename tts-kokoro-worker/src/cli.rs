@@ -1,7 +1,9 @@
 //! Command-line modes for people, benchmarks and containers: `say` writes a WAV, `bench` prints
-//! timings, `probe` checks a running worker's health.
+//! timings, `phonemize` prints the phonemes a voice would read, `probe` checks a running worker's
+//! health.
 
 use std::{
+    io::Write,
     path::PathBuf,
     time::{Duration, Instant},
 };
@@ -11,7 +13,8 @@ use anyhow::Context;
 use crate::{
     audio,
     config::ModelArgs,
-    model::SAMPLE_RATE,
+    g2p::{G2p, Language},
+    model::{DEFAULT_VOICE, SAMPLE_RATE},
     synthesis::{Engine, SynthesisRequest},
 };
 
@@ -20,7 +23,7 @@ pub struct SayArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// Voice slug (see the Info RPC, or the error message for a wrong one).
-    #[arg(long, default_value = "jf_alpha")]
+    #[arg(long, default_value = DEFAULT_VOICE)]
     pub voice: String,
     /// Speaking rate, 0.5 to 2.0.
     #[arg(long, default_value_t = 1.0)]
@@ -36,13 +39,48 @@ pub struct SayArgs {
 pub struct BenchArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    #[arg(long, default_value = "jf_alpha")]
+    #[arg(long, default_value = DEFAULT_VOICE)]
     pub voice: String,
     /// Measured runs after one warm-up; medians are reported.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
     #[arg(long)]
     pub text: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PhonemizeArgs {
+    /// Folder holding lexicon/ (`make models`); no model or ONNX Runtime is needed.
+    #[arg(long, env = "KOKORO_MODEL_DIR", default_value = "models")]
+    pub model_dir: PathBuf,
+    /// The voice whose language reads the text (the slug's first letter: a, b, e, f, h, i, p,
+    /// j or z).
+    #[arg(long, default_value = DEFAULT_VOICE)]
+    pub voice: String,
+    /// The text to phonemize; `-` reads lines from standard input and prints one line of
+    /// phonemes for each (what `make bench-g2p` uses).
+    pub text: String,
+}
+
+/// Prints the misaki phonemes the voice would read `text` with, so a listener can see why a
+/// word sounds wrong.
+pub fn phonemize(args: PhonemizeArgs) -> anyhow::Result<()> {
+    let language = Language::of_voice(&args.voice).with_context(|| {
+        format!(
+            "voice {:?} has no known language; its first letter must be one of a, b, e, f, h, i, p, j, z",
+            args.voice
+        )
+    })?;
+    let g2p = G2p::load(&args.model_dir.join("lexicon"))?;
+    if args.text != "-" {
+        println!("{}", g2p.phonemize_in(&args.text, language));
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lines() {
+        writeln!(out, "{}", g2p.phonemize_in(&line?, language))?;
+    }
+    Ok(())
 }
 
 /// One whole synthesis through the engine's streaming path.

@@ -28,14 +28,15 @@ pub enum ConfigError {
 /// Where the model is and how to run it; shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelArgs {
-    /// Folder holding kokoro-v1.0.onnx, voices.npz, vocab.json and lexicon/ (`make models`).
+    /// Folder holding kokoro-v1.0.onnx, voices/, vocab.json and lexicon/ (`make models`).
     #[arg(long, env = "KOKORO_MODEL_DIR", default_value = "models")]
     pub model_dir: PathBuf,
     /// The ONNX model (fp32, fp16 or int8 Kokoro v1.0 export); default MODEL_DIR/kokoro-v1.0.onnx.
     #[arg(long, env = "KOKORO_MODEL")]
     pub model: Option<PathBuf>,
-    /// Voice packs, an npz of 510×1×256 float32 arrays (the official voices-v1.0.bin works);
-    /// default MODEL_DIR/voices.npz.
+    /// Voice packs: a folder of raw `<slug>.bin` packs (510×256 little-endian float32) or an
+    /// npz of 510×1×256 float32 arrays (the official voices-v1.0.bin works); default
+    /// MODEL_DIR/voices.
     #[arg(long, env = "KOKORO_VOICES")]
     pub voices: Option<PathBuf>,
     /// Model version reported in Info and part of every cache key; default derived from the
@@ -91,7 +92,7 @@ impl ModelArgs {
             voices: self
                 .voices
                 .clone()
-                .unwrap_or_else(|| self.model_dir.join("voices.npz")),
+                .unwrap_or_else(|| self.model_dir.join("voices")),
             vocab: self.model_dir.join("vocab.json"),
             lexicon_dir: self.model_dir.join("lexicon"),
         }

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use tts_kokoro_worker::{
-    cli::{self, BenchArgs, SayArgs},
+    cli::{self, BenchArgs, PhonemizeArgs, SayArgs},
     config::ServeArgs,
     startup::Application,
 };
@@ -31,6 +31,8 @@ enum Command {
     /// Exit 0 when the worker serving on KOKORO_ADDR's port (on this host) reports SERVING over
     /// grpc.health.v1, else 1: the container image's HEALTHCHECK.
     Probe,
+    /// Print the phonemes a voice would read a text with.
+    Phonemize(PhonemizeArgs),
 }
 
 #[tokio::main]
@@ -47,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Some(Command::Phonemize(args)) => cli::phonemize(args),
         Some(Command::Serve) | None => {
             let serve = cli.serve;
             if let Some(addr) = serve.metrics_addr {

@@ -70,6 +70,8 @@ impl From<SynthesisError> for Status {
             SynthesisError::EmptyText
             | SynthesisError::TextTooLong { .. }
             | SynthesisError::UnknownVoice { .. }
+            | SynthesisError::BadBlend(_)
+            | SynthesisError::MixedLanguages { .. }
             | SynthesisError::BadSpeed(_)
             | SynthesisError::NothingToSay => Status::invalid_argument(message),
             SynthesisError::Busy { .. } => Status::resource_exhausted(message),

@@ -14,6 +14,7 @@ use std::{
 };
 
 use ort::session::RunOptions;
+use proto::blend::VoiceBlend;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::Instrument;
@@ -21,10 +22,10 @@ use tracing::Instrument;
 use crate::{
     audio,
     chunking::{self, Boundary, ChunkPlan, TextChunk},
-    g2p::{G2p, G2pError},
+    g2p::{G2p, G2pError, Language},
     model::{
-        self, KokoroSession, MAX_TOKENS, ModelError, ModelFiles, SAMPLE_RATE, Vocab, VocabError,
-        VoiceError, VoicePack, VoiceSet,
+        self, KokoroSession, MAX_TOKENS, ModelError, ModelFiles, ResolveError, SAMPLE_RATE, Vocab,
+        VocabError, VoiceError, VoicePack, VoiceSet,
     },
 };
 
@@ -78,6 +79,16 @@ pub enum SynthesisError {
     UnknownVoice {
         voice: String,
         available: Vec<String>,
+    },
+    #[error(transparent)]
+    BadBlend(#[from] proto::blend::BlendError),
+    #[error(
+        "voice blend {blend:?} mixes languages ({}); blend voices of one language",
+        languages.join(", ")
+    )]
+    MixedLanguages {
+        blend: String,
+        languages: Vec<String>,
     },
     #[error("speed {0} is out of range; use {MIN_SPEED} to {MAX_SPEED}")]
     BadSpeed(f32),
@@ -153,17 +164,34 @@ pub struct TextFrontend {
 }
 
 impl TextFrontend {
-    /// Utterances within the model's token limit; those with nothing to pronounce are dropped.
-    pub fn prepare(&self, text: &str) -> Vec<Utterance> {
+    /// Utterances within the model's token limit, read in `language`; those with nothing to
+    /// pronounce are dropped.
+    pub fn prepare(&self, text: &str, language: Language) -> Vec<Utterance> {
         let mut utterances = Vec::new();
-        for chunk in self.plan.split(text) {
-            self.prepare_chunk(chunk, &mut utterances, 0);
+        let chunks = self.plan.split(text);
+        for (i, chunk) in chunks.iter().enumerate() {
+            // A chunk cut inside a clause is read as the sentence goes on, so its last word
+            // keeps its running form ("a", "to") instead of the one before a pause.
+            let following = match chunk.boundary {
+                Boundary::None | Boundary::Word => chunks.get(i + 1).map(|c| c.text.as_str()),
+                _ => None,
+            };
+            self.prepare_chunk(chunk.clone(), language, following, &mut utterances, 0);
         }
         utterances
     }
 
-    fn prepare_chunk(&self, chunk: TextChunk, out: &mut Vec<Utterance>, depth: u32) {
-        let phoneme_ids = self.vocab.encode(&self.g2p.phonemize(&chunk.text));
+    fn prepare_chunk(
+        &self,
+        chunk: TextChunk,
+        language: Language,
+        following: Option<&str>,
+        out: &mut Vec<Utterance>,
+        depth: u32,
+    ) {
+        let phoneme_ids =
+            self.vocab
+                .encode(&self.g2p.phonemize_before(&chunk.text, language, following));
         if phoneme_ids.iter().all(|&id| is_pause_symbol(id)) {
             return;
         }
@@ -171,8 +199,13 @@ impl TextFrontend {
         // (digits, symbols, spelled-out acronyms) can expand past the limit and is halved.
         if phoneme_ids.len() > MAX_TOKENS && depth < 8 {
             let (a, b) = chunking::halve(&chunk);
-            self.prepare_chunk(a, out, depth + 1);
-            self.prepare_chunk(b, out, depth + 1);
+            let b_text = b.text.clone();
+            let a_following = match a.boundary {
+                Boundary::None | Boundary::Word => Some(b_text.as_str()),
+                _ => None,
+            };
+            self.prepare_chunk(a, language, a_following, out, depth + 1);
+            self.prepare_chunk(b, language, following, out, depth + 1);
             return;
         }
         out.push(Utterance {
@@ -296,11 +329,16 @@ impl Engine {
         if !(MIN_SPEED..=MAX_SPEED).contains(&speed) {
             return Err(SynthesisError::BadSpeed(request.speed));
         }
-        let voice = self.voices.get(&request.voice).cloned().ok_or_else(|| {
-            SynthesisError::UnknownVoice {
-                voice: request.voice.clone(),
+        let blend = VoiceBlend::parse(&request.voice)?;
+        let voice = self.voices.resolve(&blend).map_err(|e| match e {
+            ResolveError::Unknown(voice) => SynthesisError::UnknownVoice {
+                voice,
                 available: self.voices.slugs().iter().map(|s| s.to_string()).collect(),
-            }
+            },
+            ResolveError::MixedLanguages(languages) => SynthesisError::MixedLanguages {
+                blend: request.voice.clone(),
+                languages,
+            },
         })?;
 
         let span = tracing::info_span!(
@@ -310,9 +348,12 @@ impl Engine {
             chars,
             utterances = tracing::field::Empty,
         );
+        // Each voice speaks its own language; a voice file with slugs of no known language
+        // (a custom pack) is read as American English.
+        let language = Language::of_voice(&voice.slug).unwrap_or(Language::AmericanEnglish);
         let frontend = self.frontend.clone();
         let text = request.text;
-        let utterances = tokio::task::spawn_blocking(move || frontend.prepare(&text))
+        let utterances = tokio::task::spawn_blocking(move || frontend.prepare(&text, language))
             .instrument(span.clone())
             .await
             .map_err(|e| ModelError::Inference(format!("preparing the text failed: {e}")))?;
@@ -478,7 +519,7 @@ fn render(session: &mut KokoroSession, job: Job, stats: &EngineStats) {
         } else {
             utterance.boundary.pause_ms()
         };
-        let shaped = audio::shape_chunk(&samples, pause, job.speed);
+        let shaped = audio::shape_chunk(&samples, sequence == 0, pause, job.speed);
         tracing::debug!(
             sequence,
             tokens = utterance.phoneme_ids.len(),

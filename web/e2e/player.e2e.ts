@@ -130,7 +130,8 @@ describe('the web player', () => {
 
   it('plays, and the highlight follows the reading on its own', async () => {
     await page.locator('select.voice').waitFor();
-    expect(await page.locator('select.voice').inputValue()).toMatch(/^kokoro\//);
+    // A new listener hears Kokoro's default voice, American English for an English article.
+    expect(await page.locator('select.voice').inputValue()).toBe('kokoro/af_heart');
     await page.getByRole('button', { name: 'Play', exact: true }).click();
     await waitForPlaybackPast(page, 0.3);
     const first = await playingAudio(page);
@@ -244,6 +245,29 @@ describe('the web player', () => {
     await titles.first().waitFor();
     expect(await titles.allTextContents()).toEqual(['The lighthouse']);
     expect(documentPath).toMatch(/^\/d\//);
+  });
+
+  it('offers a Spanish voice for a Spanish article and switches to it', async () => {
+    await page.getByRole('link', { name: /yapit/ }).click();
+    await page.getByRole('heading', { name: 'Your library' }).waitFor();
+    await page
+      .getByLabel('Text or link')
+      .fill(
+        '# El faro\n\nEl guardián subía las escaleras cada tarde para encender la lámpara, como le había enseñado su padre. Luego se sentaba junto a la ventana y miraba pasar los barcos.',
+      );
+    await page.getByRole('button', { name: 'Add and listen' }).click();
+    await page.waitForURL(/\/d\/[0-9a-f-]+$/);
+    await page.getByRole('heading', { name: 'El faro' }).first().waitFor();
+    const hint = page.locator('.language-hint');
+    await hint.waitFor();
+    expect(await hint.textContent()).toMatch(/looks Spanish, but Heart speaks American English/);
+    await hint.getByRole('button', { name: 'Read it with Dora (Spanish)' }).click();
+    expect(await page.locator('select.voice').inputValue()).toBe('kokoro/ef_dora');
+    await hint.waitFor({ state: 'detached' });
+    // The voices are grouped by language.
+    const groups = await page.locator('select.voice optgroup').evaluateAll((els) => els.map((e) => e.getAttribute('label')));
+    expect(groups).toContain('Kokoro 82M · Spanish');
+    expect(groups).toContain('Kokoro 82M · British English');
   });
 
   it('signs out', async () => {

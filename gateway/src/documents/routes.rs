@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::{
     fetch::{self, ContentKind, FetchError},
+    language,
     parse::{self, Block, ExtractError, ParseOptions},
 };
 use crate::{
@@ -44,6 +45,8 @@ struct DocumentSummary {
     source_url: Option<String>,
     block_count: i32,
     char_count: i32,
+    /// Detected from the text (see `documents::language`); `None` when unsure.
+    language: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
 }
@@ -202,7 +205,14 @@ async fn create(
             .filter(|t| !t.is_empty()))
         .or_else(|| title_from_blocks(&parsed.blocks).map(|t| one_line(&t)))
         .unwrap_or_else(|| "Untitled".into());
-    let summary = store(&state, user.id, &title, &parsed).await?;
+    let language = language::detect(
+        parsed
+            .blocks
+            .iter()
+            .filter(|b| b.speakable)
+            .map(|b| b.text.as_str()),
+    );
+    let summary = store(&state, user.id, &title, language.as_deref(), &parsed).await?;
     Ok((StatusCode::CREATED, axum::Json(summary)))
 }
 
@@ -211,19 +221,21 @@ async fn store(
     state: &AppState,
     user_id: Uuid,
     title: &str,
+    language: Option<&str>,
     parsed: &Parsed,
 ) -> Result<DocumentSummary, ApiError> {
     let mut tx = state.pool.begin().await?;
     let summary: DocumentSummary = sqlx::query_as(
-        "INSERT INTO documents (user_id, title, source_url, block_count, char_count)
-         VALUES ($1, $2, $3, $4, $5)
-         RETURNING id, title, source_url, block_count, char_count, created_at",
+        "INSERT INTO documents (user_id, title, source_url, block_count, char_count, language)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         RETURNING id, title, source_url, block_count, char_count, language, created_at",
     )
     .bind(user_id)
     .bind(title)
     .bind(&parsed.source_url)
     .bind(parsed.blocks.len() as i32)
     .bind(parsed.chars.min(i32::MAX as usize) as i32)
+    .bind(language)
     .fetch_one(&mut *tx)
     .await?;
     let blocks = &parsed.blocks;
@@ -273,7 +285,7 @@ async fn list(
         ));
     }
     let mut documents: Vec<DocumentSummary> = sqlx::query_as(
-        "SELECT id, title, source_url, block_count, char_count, created_at FROM documents
+        "SELECT id, title, source_url, block_count, char_count, language, created_at FROM documents
          WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
     )
     .bind(user.id)
@@ -300,7 +312,7 @@ async fn summary_of(
     id: Uuid,
 ) -> Result<DocumentSummary, ApiError> {
     sqlx::query_as(
-        "SELECT id, title, source_url, block_count, char_count, created_at FROM documents
+        "SELECT id, title, source_url, block_count, char_count, language, created_at FROM documents
          WHERE id = $1 AND user_id = $2",
     )
     .bind(id)
@@ -345,7 +357,7 @@ async fn rename(
         .ok_or_else(|| ApiError::BadRequest("the title must not be empty".into()))?;
     let summary: Option<DocumentSummary> = sqlx::query_as(
         "UPDATE documents SET title = $3, updated_at = now() WHERE id = $1 AND user_id = $2
-         RETURNING id, title, source_url, block_count, char_count, created_at",
+         RETURNING id, title, source_url, block_count, char_count, language, created_at",
     )
     .bind(id)
     .bind(user.id)

@@ -1,7 +1,9 @@
 //! Listening: the WebSocket through which the player asks for blocks (`ws`), the audio they
-//! point at (`audio`), and the OpenAI-compatible speech endpoint (`speech`).
+//! point at (`audio`), and the OpenAI-compatible speech endpoint (`speech`) with its voice list
+//! and OpenAI's names (`openai`).
 
 pub mod audio;
+pub mod openai;
 pub mod speech;
 pub mod ws;
 
@@ -24,6 +26,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/ws/tts", get(ws::upgrade))
         .route("/v1/audio/{hash}", get(audio::get_audio))
         .route("/v1/audio/speech", post(speech::speech))
+        .route("/v1/audio/voices", get(speech::voices))
 }
 
 /// Blocks each user waits for on this gateway's sockets, across all of them, so that one user

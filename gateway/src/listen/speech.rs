@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use axum::{
-    extract::State,
+    extract::{Query, State},
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
@@ -12,6 +12,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::time::Instant;
 
+use super::openai;
 use crate::{
     auth::CurrentUser,
     error::{ApiError, Json},
@@ -89,11 +90,12 @@ pub async fn speech(
             "input has {chars} characters; at most {max} are allowed in one request"
         )));
     }
-    let (model, voice) = (request.model.as_str(), request.voice.as_str());
-    state
+    let (model, voice) = openai::resolve(&request.model, &request.voice);
+    let voice = state
         .catalog
         .check(model, voice)
         .map_err(ApiError::BadRequest)?;
+    let voice = voice.as_str();
     // Long input is spoken in pieces of at most MAX_BLOCK_CHARS (sentences, as the player's
     // blocks), each its own job: a piece fits the worker call timeout, the pieces spread over
     // the replicas, and each is cached on its own.
@@ -331,4 +333,54 @@ fn respond(wav_bytes: Vec<u8>, format: &str) -> Response {
         response.headers_mut().insert("x-sample-rate", rate);
     }
     response
+}
+
+#[derive(Deserialize)]
+pub struct VoicesQuery {
+    model: Option<String>,
+}
+
+/// `GET /v1/audio/voices[?model=kokoro]`: every catalogue voice as OpenAI-compatible clients
+/// list them (`{voices: [{id, name, …}]}`), the default voice of each model first, then the
+/// OpenAI names the speech endpoint also takes.
+pub async fn voices(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<VoicesQuery>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    if let Some(model) = &query.model
+        && !state.catalog.models.contains_key(model)
+    {
+        let known: Vec<&str> = state.catalog.models.keys().map(String::as_str).collect();
+        return Err(ApiError::BadRequest(format!(
+            "unknown model {model:?}; choose one of: {}",
+            known.join(", ")
+        )));
+    }
+    let serving = state.synthesis.pool.serving();
+    let mut voices = Vec::new();
+    for model in state.catalog.models.values() {
+        if query.model.as_ref().is_some_and(|m| *m != model.slug) {
+            continue;
+        }
+        let live = serving.get(&model.slug);
+        let mut listed: Vec<&crate::catalog::Voice> = model.voices.iter().collect();
+        listed.sort_by_key(|v| Some(&v.slug) != model.default_voice.as_ref());
+        for voice in listed {
+            voices.push(serde_json::json!({
+                "id": voice.slug,
+                "name": voice.name,
+                "model": model.slug,
+                "language": voice.lang,
+                "default": Some(&voice.slug) == model.default_voice.as_ref(),
+                "available": live.is_some_and(|l| l.voices.contains(&voice.slug)),
+            }));
+        }
+    }
+    let openai: serde_json::Map<String, serde_json::Value> = openai::OPENAI_VOICES
+        .iter()
+        .map(|(name, kokoro)| (name.to_string(), serde_json::json!(kokoro)))
+        .collect();
+    Ok(axum::Json(
+        serde_json::json!({ "voices": voices, "openai_voices": openai }),
+    ))
 }

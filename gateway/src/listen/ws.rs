@@ -436,7 +436,8 @@ impl Session {
             ));
         }
         synthesis::check_speed(speed)?;
-        self.state.catalog.check(model, voice)?;
+        // A blend is cached and reported under its canonical spelling.
+        let voice = &self.state.catalog.check(model, voice)?;
         let document = self.document(document_id).await?;
         let count = document.blocks.len() as i64;
         if let Some(bad) = indices.iter().find(|&&i| i < 0 || i >= count) {

@@ -11,6 +11,7 @@ use std::{
     time::Duration,
 };
 
+use proto::blend::VoiceBlend;
 use proto::v1::{
     InfoRequest, InfoResponse, SynthesizeRequest, text_to_speech_client::TextToSpeechClient,
 };
@@ -77,8 +78,13 @@ pub struct Replica {
 }
 
 impl Replica {
+    /// Whether this replica has the voice, or every voice of the blend.
     pub fn serves(&self, voice: &str) -> bool {
-        self.info.voices.iter().any(|v| v.slug == voice)
+        VoiceBlend::parse(voice).is_ok_and(|blend| {
+            blend
+                .voices()
+                .all(|slug| self.info.voices.iter().any(|v| v.slug == slug))
+        })
     }
 
     pub fn is_healthy(&self) -> bool {

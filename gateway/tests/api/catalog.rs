@@ -12,6 +12,7 @@ async fn models_and_voices_come_from_the_seeded_catalogue() {
         .find(|m| m["slug"] == "kokoro")
         .expect("kokoro is seeded");
     assert_eq!(kokoro["sample_rate"], 24000);
+    assert_eq!(kokoro["default_voice"], "af_heart");
     let voices = kokoro["voices"].as_array().unwrap();
     assert_eq!(voices.len(), 54);
     let heart = voices.iter().find(|v| v["slug"] == "af_heart").unwrap();
@@ -39,6 +40,7 @@ async fn health_and_version_tell_operators_what_runs() {
             "no worker runs in this test"
         );
     }
+    assert_eq!(health["models"]["kokoro"]["default_voice"], "af_heart");
 
     let version: Value = app.get_json("/api/version", None).await;
     let commit = version["commit"].as_str().unwrap();

@@ -16,6 +16,7 @@ async fn a_text_document_is_stored_listed_read_renamed_and_deleted() {
     let created = app.create_text(&user, ESSAY).await;
     assert_eq!(created["title"], "On Reading Aloud");
     assert!(created["source_url"].is_null());
+    assert_eq!(created["language"], "en");
     let id = created["id"].as_str().unwrap().to_string();
 
     let document = app.document(&user, &created["id"]).await;
@@ -95,6 +96,27 @@ async fn a_text_document_is_stored_listed_read_renamed_and_deleted() {
             .await
             .unwrap();
     assert_eq!(orphans.0, 0);
+}
+
+#[tokio::test]
+async fn a_documents_language_is_detected_and_stored() {
+    let app = spawn_app().await;
+    let user = app.sign_up("lector@example.org").await;
+    let spanish = app
+        .create_text(
+            &user,
+            "# El faro\n\nEl guardián subía las escaleras cada tarde para encender la lámpara, \
+             como le había enseñado su padre. Luego se sentaba junto a la ventana.",
+        )
+        .await;
+    assert_eq!(spanish["language"], "es");
+    let document = app.document(&user, &spanish["id"]).await;
+    assert_eq!(document["language"], "es");
+    let list: Value = app.get_json("/v1/documents", Some(&user.token)).await;
+    assert_eq!(list["documents"][0]["language"], "es");
+    // Too little to tell: stored as unknown rather than guessed.
+    let short = app.create_text(&user, "OK.").await;
+    assert!(short["language"].is_null(), "{short}");
 }
 
 #[tokio::test]

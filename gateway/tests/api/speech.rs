@@ -51,10 +51,10 @@ async fn speech_goes_through_the_same_cache_and_answers_wav_or_pcm() {
             "use \"wav\" or \"pcm\"",
         ),
         (
-            json!({"model": "kokoro", "input": "Hi.", "voice": "alloy"}),
+            json!({"model": "kokoro", "input": "Hi.", "voice": "allloy"}),
             400,
             "bad_request",
-            "unknown voice \"alloy\"",
+            "unknown voice \"allloy\"",
         ),
         (
             json!({"model": "kokoro", "input": "   ", "voice": VOICE}),
@@ -278,4 +278,107 @@ async fn long_speech_is_made_in_pieces_and_can_be_streamed() {
     assert_eq!(&bytes[..4], b"RIFF");
     assert_eq!(&bytes[44..], &wav[44..], "the same audio, from the cache");
     assert_eq!(worker.calls(), pieces, "the pieces were cached");
+}
+
+#[tokio::test]
+async fn a_voice_blend_is_spoken_and_cached_under_its_canonical_spelling() {
+    let (app, worker, user, _) = reader(&[]).await;
+    let speak =
+        |voice: &str| json!({"model": "kokoro", "input": "Two voices as one.", "voice": voice});
+    let blend = app
+        .post_json(
+            "/v1/audio/speech",
+            Some(&user.token),
+            &speak("af_bella(2)+af_sky(1)"),
+        )
+        .await;
+    assert_eq!(blend.status(), 200);
+    let blend = blend.bytes().await.unwrap();
+    assert!(
+        blend.len() > 44 + 24_000,
+        "more than half a second of speech"
+    );
+    assert_eq!(worker.jobs(), 1);
+
+    // The same mix, spelt another way, is the same audio from the cache.
+    let respelt = app
+        .post_json(
+            "/v1/audio/speech",
+            Some(&user.token),
+            &speak("af_sky(2) + af_bella(4)"),
+        )
+        .await;
+    assert_eq!(respelt.status(), 200);
+    assert_eq!(respelt.bytes().await.unwrap(), blend);
+    assert_eq!(worker.jobs(), 1, "the respelt blend came from the cache");
+
+    let bella = app
+        .post_json("/v1/audio/speech", Some(&user.token), &speak("af_bella"))
+        .await;
+    assert_eq!(bella.status(), 200);
+    assert_ne!(
+        bella.bytes().await.unwrap(),
+        blend,
+        "a blend is not its main voice"
+    );
+    assert_eq!(worker.jobs(), 2);
+
+    for (voice, says) in [
+        (
+            "af_bella(0)+af_sky",
+            "the weight of af_bella must be a number above 0",
+        ),
+        ("af_bella+af_nobody", "unknown voice \"af_nobody\""),
+        (
+            "af_heart+jf_alpha",
+            "mixes languages (af_heart is en-US, jf_alpha is ja)",
+        ),
+        ("af_bella(2+af_sky", "not a voice with an optional weight"),
+    ] {
+        let response = app
+            .post_json("/v1/audio/speech", Some(&user.token), &speak(voice))
+            .await;
+        let message = assert_error(response, 400, "bad_request").await;
+        assert!(message.contains(says), "{voice}: {message}");
+    }
+    assert_eq!(worker.jobs(), 2, "no bad blend reached the worker");
+}
+
+#[tokio::test]
+async fn openai_clients_list_voices_and_use_openai_names() {
+    let (app, worker, user, _) = reader(&[]).await;
+    let listed = app.get_json("/v1/audio/voices", None).await;
+    let voices = listed["voices"].as_array().unwrap();
+    let kokoro: Vec<&serde_json::Value> =
+        voices.iter().filter(|v| v["model"] == "kokoro").collect();
+    assert_eq!(kokoro[0]["id"], "af_heart", "the default voice comes first");
+    assert_eq!(kokoro[0]["default"], true);
+    assert!(kokoro[1..].iter().all(|v| v["default"] == false));
+    assert_eq!(kokoro.len(), 54);
+    assert!(kokoro.iter().all(|v| v["available"] == true), "{listed}");
+    let dora = kokoro.iter().find(|v| v["id"] == "ef_dora").unwrap();
+    assert_eq!(
+        (&dora["name"], &dora["language"]),
+        (&json!("Dora"), &json!("es"))
+    );
+    assert_eq!(listed["openai_voices"]["nova"], "af_nova");
+    let only_kokoro = app.get_json("/v1/audio/voices?model=kokoro", None).await;
+    assert_eq!(only_kokoro["voices"].as_array().unwrap().len(), 54);
+    let unknown = app.get("/v1/audio/voices?model=tts-2", None).await;
+    let message = assert_error(unknown, 400, "bad_request").await;
+    assert!(message.contains("unknown model \"tts-2\""), "{message}");
+
+    // An OpenAI client's request is Kokoro's af_nova, and shares its cache.
+    let openai = json!({"model": "tts-1", "input": "Nova speaking.", "voice": "nova"});
+    let response = app
+        .post_json("/v1/audio/speech", Some(&user.token), &openai)
+        .await;
+    assert_eq!(response.status(), 200);
+    let nova = response.bytes().await.unwrap();
+    let kokoro = json!({"model": "kokoro", "input": "Nova speaking.", "voice": "af_nova"});
+    let response = app
+        .post_json("/v1/audio/speech", Some(&user.token), &kokoro)
+        .await;
+    assert_eq!(response.bytes().await.unwrap(), nova);
+    assert_eq!(worker.jobs(), 1, "the same variant, synthesised once");
 }

@@ -325,5 +325,9 @@ async fn models_and_health_say_which_voices_a_live_worker_serves() {
             .unwrap_or(false),
         "the live worker's voice is served"
     );
+    assert!(
+        health["unserved"].get("kokoro").is_none(),
+        "the worker serves all 54 catalogue voices: {health}"
+    );
     assert_eq!(health["models"]["kokoro"]["replicas"], 1);
 }

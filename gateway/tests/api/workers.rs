@@ -24,7 +24,7 @@ use tts_kokoro_worker::{
 };
 
 /// A voice of the local voice packs that the seeded catalogue lists.
-pub const VOICE: &str = "jf_alpha";
+pub const VOICE: &str = "af_heart";
 
 pub struct RealWorker {
     pub url: String,

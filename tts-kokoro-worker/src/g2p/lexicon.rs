@@ -1,4 +1,5 @@
-//! misaki's US lexicon (`us_gold.json` + `us_silver.json`) and its word-level lookup rules:
+//! misaki's US or GB lexicon (`us_gold.json` + `us_silver.json`, or the `gb_` pair) and its
+//! word-level lookup rules:
 //! case folding, `-s`/`-ed`/`-ing` stems, acronyms spelled out and the context-dependent
 //! function words (`the`, `a`, `to`, …). Mirrors `misaki.en.Lexicon` without spaCy's POS tags:
 //! where misaki branches on a tag, the comment says which reading is assumed.
@@ -9,6 +10,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::G2pError;
+use super::pos::{self, Tag};
 
 pub const PRIMARY_STRESS: char = 'ˈ';
 pub const SECONDARY_STRESS: char = 'ˌ';
@@ -22,12 +24,16 @@ pub fn is_vowel(c: char) -> bool {
     VOWELS.contains(c)
 }
 
-/// What the following word tells us about this one; misaki's `TokenContext`.
+/// What the neighbouring words tell us about this one; misaki's `TokenContext` plus the tag
+/// spaCy would have given the word.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Context {
     /// `Some(true)` when the next spoken sound is a vowel, `Some(false)` a consonant, `None`
     /// when a pause (punctuation or end of text) follows.
     pub future_vowel: Option<bool>,
+    /// The word's guessed part of speech ([`super::pos`]), which picks among an entry's
+    /// readings ("close" VERB klˈOz, default klˈOs).
+    pub tag: Option<Tag>,
 }
 
 #[derive(Debug, Clone)]
@@ -35,6 +41,21 @@ struct Entry {
     default: String,
     /// misaki's `"None"` variant: the stressed form used before a pause ("by." → bˈI).
     before_pause: Option<String>,
+    /// Readings by part of speech (`VERB`, `NOUN`, `ADJ`, `VBD`, …).
+    tagged: Vec<(String, String)>,
+}
+
+impl Entry {
+    /// misaki's choice: the exact tag's reading, else its parent's, else the default.
+    fn for_tag(&self, tag: Option<Tag>) -> &str {
+        let Some(tag) = tag else {
+            return &self.default;
+        };
+        let find = |key: &str| self.tagged.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+        find(tag)
+            .or_else(|| find(pos::parent(tag)))
+            .map_or(&self.default, |v| v)
+    }
 }
 
 #[derive(Deserialize)]
@@ -47,6 +68,8 @@ enum RawEntry {
 pub struct Lexicon {
     golds: HashMap<String, Entry>,
     silvers: HashMap<String, Entry>,
+    /// British English: the GB files and misaki's British suffix rules (no flapped `t`).
+    british: bool,
 }
 
 fn load_file(path: &Path) -> Result<HashMap<String, Entry>, G2pError> {
@@ -65,6 +88,7 @@ fn load_file(path: &Path) -> Result<HashMap<String, Entry>, G2pError> {
             RawEntry::Plain(default) => Entry {
                 default,
                 before_pause: None,
+                tagged: Vec::new(),
             },
             RawEntry::Tagged(mut tags) => {
                 let Some(Some(default)) = tags.remove("DEFAULT") else {
@@ -73,9 +97,14 @@ fn load_file(path: &Path) -> Result<HashMap<String, Entry>, G2pError> {
                         word,
                     });
                 };
+                let before_pause = tags.remove("None").flatten();
                 Entry {
                     default,
-                    before_pause: tags.remove("None").flatten(),
+                    before_pause,
+                    tagged: tags
+                        .into_iter()
+                        .filter_map(|(tag, ps)| ps.map(|ps| (tag, ps)))
+                        .collect(),
                 }
             }
         };
@@ -184,29 +213,34 @@ fn tail(word: &str) -> &str {
     word.char_indices().nth(1).map_or("", |(i, _)| &word[i..])
 }
 
+/// The weak vowel of `-es` and `-ed`: misaki writes ᵻ for US English, ɪ for British.
+fn weak_vowel(british: bool) -> char {
+    if british { 'ɪ' } else { 'ᵻ' }
+}
+
 /// misaki's `-s` rule (https://en.wiktionary.org/wiki/-s).
-pub fn suffix_s(stem: &str) -> Option<String> {
+fn suffix_s(stem: &str, british: bool) -> Option<String> {
     let last = stem.chars().last()?;
     Some(if "ptkfθ".contains(last) {
         format!("{stem}s")
     } else if "szʃʒʧʤ".contains(last) {
-        format!("{stem}ᵻz")
+        format!("{stem}{}z", weak_vowel(british))
     } else {
         format!("{stem}z")
     })
 }
 
-/// misaki's US `-ed` rule (https://en.wiktionary.org/wiki/-ed).
-fn suffix_ed(stem: &str) -> Option<String> {
+/// misaki's `-ed` rule (https://en.wiktionary.org/wiki/-ed).
+fn suffix_ed(stem: &str, british: bool) -> Option<String> {
     let chars: Vec<char> = stem.chars().collect();
     let last = *chars.last()?;
     Some(if "pkfθʃsʧ".contains(last) {
         format!("{stem}t")
     } else if last == 'd' {
-        format!("{stem}ᵻd")
+        format!("{stem}{}d", weak_vowel(british))
     } else if last != 't' {
         format!("{stem}d")
-    } else if chars.len() < 2 {
+    } else if british || chars.len() < 2 {
         format!("{stem}ɪd")
     } else if US_TAUS.contains(chars[chars.len() - 2]) {
         format!("{}ɾᵻd", &stem[..stem.len() - 't'.len_utf8()])
@@ -215,22 +249,34 @@ fn suffix_ed(stem: &str) -> Option<String> {
     })
 }
 
-/// misaki's US `-ing` rule (https://en.wiktionary.org/wiki/-ing).
-fn suffix_ing(stem: &str) -> Option<String> {
+/// misaki's `-ing` rule (https://en.wiktionary.org/wiki/-ing); British stems ending in a
+/// long vowel or schwa are left to the lexicon or eSpeak, as misaki does.
+fn suffix_ing(stem: &str, british: bool) -> Option<String> {
     let chars: Vec<char> = stem.chars().collect();
     let last = *chars.last()?;
-    if chars.len() > 1 && last == 't' && US_TAUS.contains(chars[chars.len() - 2]) {
+    if british {
+        if "əː".contains(last) {
+            return None;
+        }
+    } else if chars.len() > 1 && last == 't' && US_TAUS.contains(chars[chars.len() - 2]) {
         return Some(format!("{}ɾɪŋ", &stem[..stem.len() - 't'.len_utf8()]));
     }
     Some(format!("{stem}ɪŋ"))
 }
 
 impl Lexicon {
-    pub fn load(lexicon_dir: &Path) -> Result<Lexicon, G2pError> {
+    /// misaki's US lexicon, or with `british` its GB one, from `lexicon_dir`.
+    pub fn load(lexicon_dir: &Path, british: bool) -> Result<Lexicon, G2pError> {
+        let prefix = if british { "gb" } else { "us" };
         Ok(Lexicon {
-            golds: load_file(&lexicon_dir.join("us_gold.json"))?,
-            silvers: load_file(&lexicon_dir.join("us_silver.json"))?,
+            golds: load_file(&lexicon_dir.join(format!("{prefix}_gold.json")))?,
+            silvers: load_file(&lexicon_dir.join(format!("{prefix}_silver.json")))?,
+            british,
         })
+    }
+
+    pub fn is_british(&self) -> bool {
+        self.british
     }
 
     fn gold(&self, word: &str) -> Option<&str> {
@@ -331,7 +377,7 @@ impl Lexicon {
         let ps = match entry {
             Some(entry) => match (&entry.before_pause, ctx.future_vowel) {
                 (Some(before_pause), None) => before_pause.as_str(),
-                _ => entry.default.as_str(),
+                _ => entry.for_tag(ctx.tag),
             },
             None => return self.spell(word),
         };
@@ -375,7 +421,7 @@ impl Lexicon {
         } else {
             return None;
         };
-        suffix_s(&self.lookup(&stem, stress, ctx)?)
+        suffix_s(&self.lookup(&stem, stress, ctx)?, self.british)
     }
 
     fn stem_ed(&self, word: &str, stress: Option<f32>, ctx: Context) -> Option<String> {
@@ -394,7 +440,7 @@ impl Lexicon {
         } else {
             return None;
         };
-        suffix_ed(&self.lookup(stem, stress, ctx)?)
+        suffix_ed(&self.lookup(stem, stress, ctx)?, self.british)
     }
 
     fn stem_ing(&self, word: &str, stress: Option<f32>, ctx: Context) -> Option<String> {
@@ -419,7 +465,7 @@ impl Lexicon {
         } else {
             return None;
         };
-        suffix_ing(&self.lookup(&stem, stress, ctx)?)
+        suffix_ing(&self.lookup(&stem, stress, ctx)?, self.british)
     }
 
     /// misaki's `Lexicon.__call__` + `get_word` for one word (letters, apostrophes, dots),

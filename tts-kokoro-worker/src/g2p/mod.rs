@@ -1,21 +1,29 @@
-//! English grapheme-to-phoneme conversion into Kokoro's (misaki's) phoneme set.
+//! Grapheme-to-phoneme conversion into Kokoro's (misaki's) phoneme set, in the language of the
+//! voice ([`Language`]).
 //!
-//! The pipeline follows misaki's `en.G2P` without spaCy: [`normalize`] turns the text into
+//! English (American and British) follows misaki's `en.G2P` without spaCy: [`normalize`] turns the text into
 //! words and punctuation, each word is looked up in misaki's gold/silver lexicon (with its
 //! stemming and special-case rules) and anything unknown goes to eSpeak NG, whose IPA is mapped
 //! onto misaki's symbols. Words are resolved right to left because "the", "a" and "to" depend on
-//! the sound that follows them.
+//! the sound that follows them. Spanish, French, Hindi, Italian and Portuguese go through
+//! eSpeak NG in that language, mapped as misaki's `EspeakG2P` does. Mandarin follows misaki's
+//! `ZHG2P` ([`mandarin`]: jieba words, pinyin, tone arrows); Japanese goes through eSpeak NG for
+//! now (misaki reads it with pyopenjtalk, which has no port here yet).
 
 mod espeak;
+mod language;
 mod lexicon;
+mod mandarin;
 mod normalize;
 mod numbers;
+mod pos;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use regex::Regex;
 
+pub use language::Language;
 use lexicon::{Context, Lexicon};
 pub use normalize::normalize;
 
@@ -47,9 +55,10 @@ pub enum G2pError {
     MissingDefault { path: PathBuf, word: String },
 }
 
-/// Lexicon plus eSpeak NG fallback; cheap to share behind an `Arc`.
+/// The US and GB lexicons plus eSpeak NG; cheap to share behind an `Arc`.
 pub struct G2p {
-    lexicon: Lexicon,
+    us: Lexicon,
+    gb: Lexicon,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -130,20 +139,22 @@ fn punctuation(c: char, previous: Option<&Token>) -> TokenKind {
 fn next_context(ctx: Context, ps: &str) -> Context {
     for c in ps.chars() {
         if PAUSE_PUNCTUATION.contains(c) {
-            return Context { future_vowel: None };
+            return Context::default();
         }
         if lexicon::is_vowel(c) {
             return Context {
                 future_vowel: Some(true),
+                tag: None,
             };
         }
         if lexicon::CONSONANTS.contains(c) {
             return Context {
                 future_vowel: Some(false),
+                tag: None,
             };
         }
     }
-    ctx
+    Context { tag: None, ..ctx }
 }
 
 fn truncate_word(word: &str) -> &str {
@@ -192,64 +203,190 @@ fn join_compound(parts: &[(&str, String)]) -> String {
 }
 
 impl G2p {
-    /// Loads misaki's `us_gold.json` and `us_silver.json` from `lexicon_dir` and initialises
-    /// eSpeak NG (en-us). eSpeak failing is not fatal: lexicon words still work.
+    /// Loads misaki's US and GB lexicons (`us_gold.json`, `us_silver.json`, `gb_gold.json`,
+    /// `gb_silver.json`) from `lexicon_dir` and initialises eSpeak NG. eSpeak failing is not
+    /// fatal: English lexicon words still work.
     pub fn load(lexicon_dir: &Path) -> Result<G2p, G2pError> {
-        let lexicon = Lexicon::load(lexicon_dir)?;
+        let us = Lexicon::load(lexicon_dir, false)?;
+        let gb = Lexicon::load(lexicon_dir, true)?;
         if let Err(reason) = espeak::init() {
-            tracing::warn!(%reason, "eSpeak NG unavailable; words missing from the lexicon will be skipped");
+            tracing::warn!(%reason, "eSpeak NG unavailable; only English lexicon words can be spoken");
         }
-        Ok(G2p { lexicon })
+        Ok(G2p { us, gb })
     }
 
-    /// English text → misaki phoneme string, e.g. "Hello, world!" → "həlˈO, wˈɜɹld!".
+    /// American English text → misaki phoneme string, e.g. "Hello, world!" → "həlˈO, wˈɜɹld!".
     pub fn phonemize(&self, text: &str) -> String {
-        let tokens = tokenize(&normalize(text));
-        let mut phonemes: Vec<Option<String>> = vec![None; tokens.len()];
-        let mut ctx = Context::default();
-        for (i, token) in tokens.iter().enumerate().rev() {
-            let ps = match &token.kind {
-                TokenKind::Word(word) => {
-                    let followed_by_word =
-                        matches!(tokens.get(i + 1).map(|t| &t.kind), Some(TokenKind::Word(_)));
-                    self.word(word, ctx, followed_by_word)
-                }
-                TokenKind::Punctuation(c) => Some(c.to_string()),
-                TokenKind::Unspeakable => None,
-            };
-            if let Some(ps) = &ps {
-                ctx = next_context(ctx, ps);
-            }
-            phonemes[i] = ps;
-        }
-        assemble(&tokens, &phonemes)
+        self.phonemize_in(text, Language::AmericanEnglish)
     }
 
-    fn word(&self, word: &str, ctx: Context, followed_by_word: bool) -> Option<String> {
-        let word = truncate_word(word);
-        let parts: Vec<&str> = word.split('-').filter(|p| !p.is_empty()).collect();
-        // The lexicon has some spelled numbers ("twenty-one") as one stress group, but misaki
-        // reads numbers word by word; normalised digits must sound the same either way.
-        if !is_number_compound(&parts)
-            && let Some(ps) = self.lexicon.word(word, ctx, followed_by_word)
-        {
-            return Some(ps);
-        }
-        if parts.len() > 1 {
-            let known: Vec<(&str, Option<String>)> = parts
-                .iter()
-                .map(|part| (*part, self.lexicon.word(part, ctx, false)))
-                .collect();
-            if known.iter().all(|(_, ps)| ps.is_some()) {
-                let known: Vec<(&str, String)> = known
-                    .into_iter()
-                    .filter_map(|(part, ps)| ps.map(|ps| (part, ps)))
-                    .collect();
-                return Some(join_compound(&known));
-            }
-        }
-        espeak::phonemize_word(word)
+    /// Text → misaki phonemes as a voice of `language` reads it.
+    pub fn phonemize_in(&self, text: &str, language: Language) -> String {
+        self.phonemize_before(text, language, None)
     }
+
+    /// Like [`G2p::phonemize_in`] for a piece of a sentence that `following` continues: the
+    /// last word is read as it is before the next one ("beneath a | parking lot" keeps the weak
+    /// "a"), not in its sentence-final form. Only English changes its words by what follows.
+    pub fn phonemize_before(
+        &self,
+        text: &str,
+        language: Language,
+        following: Option<&str>,
+    ) -> String {
+        match language {
+            Language::AmericanEnglish => english(text, &self.us, following),
+            Language::BritishEnglish => english(text, &self.gb, following),
+            Language::Mandarin => in_vocab(&mandarin::phonemize(text)),
+            other => foreign(text, other.espeak_voice()),
+        }
+    }
+}
+
+/// No English word's reading depends on more than the next word; a few dozen characters of
+/// the following text hold it.
+const LOOKAHEAD_CHARS: usize = 48;
+
+fn english(text: &str, lexicon: &Lexicon, following: Option<&str>) -> String {
+    let tokens = tokenize(&normalize(text));
+    let mut phonemes: Vec<Option<String>> = vec![None; tokens.len()];
+    // After the last token comes the end of the text, or the first word of what follows it.
+    let mut ctx = Context::default();
+    let mut next_is_word = false;
+    if let Some(following) = following {
+        let head: String = following.chars().take(LOOKAHEAD_CHARS).collect();
+        if let Some(TokenKind::Word(word)) = tokenize(&normalize(&head)).first().map(|t| &t.kind)
+            && let Some(ps) = word_phonemes(lexicon, word, Context::default(), false)
+        {
+            ctx = next_context(ctx, &ps);
+            next_is_word = true;
+        }
+    }
+    let word_at = |i: Option<usize>| match i.and_then(|i| tokens.get(i)).map(|t| &t.kind) {
+        Some(TokenKind::Word(word)) => Some(word.as_str()),
+        _ => None,
+    };
+    for (i, token) in tokens.iter().enumerate().rev() {
+        let ps = match &token.kind {
+            TokenKind::Word(word) => {
+                let followed_by_word = match tokens.get(i + 1) {
+                    Some(next) => matches!(next.kind, TokenKind::Word(_)),
+                    None => next_is_word,
+                };
+                let tag = pos::guess(word_at(i.checked_sub(1)), word, word_at(Some(i + 1)));
+                word_phonemes(lexicon, word, Context { tag, ..ctx }, followed_by_word)
+            }
+            TokenKind::Punctuation(c) => Some(c.to_string()),
+            TokenKind::Unspeakable => None,
+        };
+        if let Some(ps) = &ps {
+            ctx = next_context(ctx, ps);
+        }
+        phonemes[i] = ps;
+    }
+    assemble(&tokens, &phonemes)
+}
+
+fn word_phonemes(
+    lexicon: &Lexicon,
+    word: &str,
+    ctx: Context,
+    followed_by_word: bool,
+) -> Option<String> {
+    let word = truncate_word(word);
+    let parts: Vec<&str> = word.split('-').filter(|p| !p.is_empty()).collect();
+    // The lexicon has some spelled numbers ("twenty-one") as one stress group, but misaki
+    // reads numbers word by word; normalised digits must sound the same either way.
+    if !is_number_compound(&parts)
+        && let Some(ps) = lexicon.word(word, ctx, followed_by_word)
+    {
+        return Some(ps);
+    }
+    if parts.len() > 1 {
+        let known: Vec<(&str, Option<String>)> = parts
+            .iter()
+            .map(|part| (*part, lexicon.word(part, ctx, false)))
+            .collect();
+        if known.iter().all(|(_, ps)| ps.is_some()) {
+            let known: Vec<(&str, String)> = known
+                .into_iter()
+                .filter_map(|(part, ps)| ps.map(|ps| (part, ps)))
+                .collect();
+            return Some(join_compound(&known));
+        }
+    }
+    espeak::phonemize_word(word, lexicon.is_british())
+}
+
+/// Punctuation that is spoken as a pause or kept as Kokoro's quote/bracket symbols; the text
+/// between two of them is one eSpeak clause. Full-width CJK forms count as their ASCII twins.
+fn foreign_punctuation(c: char) -> Option<char> {
+    Some(match c {
+        ';' | ':' | ',' | '.' | '!' | '?' | '—' | '…' | '“' | '”' | '(' | ')' => c,
+        '，' | '、' => ',',
+        '。' => '.',
+        '！' => '!',
+        '？' => '?',
+        '：' => ':',
+        '；' => ';',
+        '«' => '“',
+        '»' => '”',
+        '[' | '{' | '（' => '(',
+        ']' | '}' | '）' => ')',
+        _ => return None,
+    })
+}
+
+/// A language misaki reads through eSpeak NG: each clause between punctuation marks goes to
+/// eSpeak in `voice` (which reads its own numbers, dates and abbreviations), and the
+/// punctuation is kept, as phonemizer's `preserve_punctuation` does for misaki.
+fn foreign(text: &str, voice: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let mut clause = String::new();
+    let flush = |clause: &mut String, out: &mut String| {
+        let words = clause.split_whitespace().collect::<Vec<_>>().join(" ");
+        clause.clear();
+        if words.is_empty() {
+            return;
+        }
+        if let Some(ps) = espeak::phonemize_clause(&words, voice) {
+            if !out.is_empty() && !out.ends_with([' ', '(', '“']) {
+                out.push(' ');
+            }
+            out.push_str(&ps);
+        }
+    };
+    for (i, &c) in chars.iter().enumerate() {
+        // "3,5" and "1.000" are numbers for eSpeak to read, not two clauses.
+        let between_digits = matches!(c, ',' | '.' | ':')
+            && i > 0
+            && chars[i - 1].is_ascii_digit()
+            && chars.get(i + 1).is_some_and(char::is_ascii_digit);
+        match foreign_punctuation(c).filter(|_| !between_digits) {
+            Some(mark) => {
+                flush(&mut clause, &mut out);
+                if matches!(mark, '(' | '“') && !out.is_empty() && !out.ends_with(' ') {
+                    out.push(' ');
+                }
+                out.push(mark);
+            }
+            // Spanish opening marks carry no sound of their own.
+            None if matches!(c, '¡' | '¿') => flush(&mut clause, &mut out),
+            None => clause.push(c),
+        }
+        if c.is_whitespace() && clause.trim().is_empty() && !out.is_empty() && !out.ends_with(' ') {
+            out.push(' ');
+        }
+    }
+    flush(&mut clause, &mut out);
+    in_vocab(&out)
+}
+
+/// Only symbols the model can embed, single spaces between words.
+fn in_vocab(phonemes: &str) -> String {
+    let kept: String = phonemes.chars().filter(|c| VOCAB.contains(*c)).collect();
+    kept.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Joins token phonemes the way misaki does (punctuation attached, a space where the text had

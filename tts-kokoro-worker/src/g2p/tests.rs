@@ -282,3 +282,87 @@ fn missing_lexicon_names_the_file() {
         "{message}"
     );
 }
+
+#[test]
+fn british_voices_read_with_the_gb_lexicon() {
+    let gb = |text| g2p().phonemize_in(text, Language::BritishEnglish);
+    // gb_gold.json: no flapped t, long vowels, the British GOAT vowel Q.
+    assert_eq!(gb("Water, tomato."), "wˈɔːtə, təmˈɑːtQ.");
+    // US English flaps the t (misaki v1.0 writes the flap as T).
+    assert_eq!(g2p().phonemize("Water, tomato."), "wˈɔTəɹ, təmˈATO.");
+    // The British -ed and -es rules: ɪ where US English has ᵻ.
+    let wanted = gb("wanted");
+    assert!(wanted.ends_with("ɪd"), "{wanted}");
+    assert_only_vocab(&gb("The quick brown fox jumps over the lazy dog in 1984."));
+}
+
+#[test]
+fn each_espeak_language_reads_its_own_words_and_numbers() {
+    let cases = [
+        (
+            Language::Spanish,
+            "Hola, amigos. Tengo 25 años.",
+            "ˈola, amˈiɣos.",
+        ),
+        (Language::French, "Bonjour, mes amis.", "bɔ̃ʒˈuʁ, mez amˈi."),
+        (Language::Italian, "Ciao, come stai?", "ʧˈao, kˌome stˈaj?"),
+        (Language::BrazilianPortuguese, "Obrigado!", "ˌobriɡˈadʊ!"),
+    ];
+    for (language, text, start) in cases {
+        let ps = g2p().phonemize_in(text, language);
+        assert!(ps.starts_with(start), "{language:?}: {text} → {ps}");
+        assert_only_vocab(&ps);
+    }
+    // eSpeak reads Spanish numbers in Spanish: 25 → veinticinco (as misaki's EspeakG2P).
+    let years = g2p().phonemize_in("Tengo 25 años.", Language::Spanish);
+    assert_eq!(years, "tˈɛŋɡo βˌAntiθˈinko ˈaɲos.");
+    let hindi = g2p().phonemize_in("नमस्ते दुनिया", Language::Hindi);
+    assert!(hindi.contains('n') && hindi.contains('m'), "{hindi}");
+    assert_only_vocab(&hindi);
+}
+
+#[test]
+fn foreign_punctuation_is_kept_and_decimals_stay_one_number() {
+    let es = g2p().phonemize_in(
+        "¿Qué tal? Cuesta 3,5 euros (más o menos).",
+        Language::Spanish,
+    );
+    assert!(
+        es.contains('?') && es.contains('(') && es.contains(')'),
+        "{es}"
+    );
+    // "3,5" is one number (tres coma cinco), not a pause after "tres" as misaki makes it.
+    assert!(es.contains("tɾˈes koma θˈinko"), "{es}");
+    let zh = g2p().phonemize_in("你好，世界。今天是2024年。", Language::Mandarin);
+    assert!(zh.starts_with("ni↓xau↓, ʂɨ↘ʨje↘."), "{zh}");
+    assert_only_vocab(&zh);
+    let ja = g2p().phonemize_in("こんにちは、せかい。", Language::Japanese);
+    assert!(ja.contains(',') && ja.ends_with('.'), "{ja}");
+    assert_only_vocab(&ja);
+}
+
+#[test]
+fn a_cut_mid_sentence_keeps_the_running_form_of_the_last_word() {
+    for (head, tail) in [
+        ("They parked beneath a", "parking lot."),
+        ("We walked to", "the store."),
+        ("She went to", "every shop."),
+        ("I saw the", "apple tree."),
+    ] {
+        let whole = g2p().phonemize(&format!("{head} {tail}"));
+        let cut = g2p().phonemize_before(head, Language::AmericanEnglish, Some(tail));
+        assert!(
+            whole.starts_with(&cut),
+            "{head} | {tail}: {cut} is not the start of {whole}"
+        );
+    }
+    // Without the continuation, the last word takes its form before a pause: that is the bug
+    // the continuation prevents.
+    let alone = g2p().phonemize("They parked beneath a");
+    let cut = g2p().phonemize_before(
+        "They parked beneath a",
+        Language::AmericanEnglish,
+        Some("parking lot."),
+    );
+    assert_ne!(alone, cut);
+}

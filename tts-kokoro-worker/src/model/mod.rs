@@ -16,7 +16,9 @@ use ort::{
 };
 
 pub use vocab::{Vocab, VocabError};
-pub use voices::{PACK_ROWS, STYLE_DIM, VoiceError, VoicePack, VoiceSet};
+pub use voices::{
+    DEFAULT_VOICE, PACK_ROWS, ResolveError, STYLE_DIM, VoiceError, VoicePack, VoiceSet,
+};
 
 /// Kokoro's output rate.
 pub const SAMPLE_RATE: u32 = 24_000;

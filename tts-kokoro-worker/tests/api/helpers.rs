@@ -15,7 +15,7 @@ use tts_kokoro_worker::{
     synthesis::{Engine, EngineConfig},
 };
 
-pub const VOICE: &str = "jf_alpha";
+pub const VOICE: &str = "af_heart";
 
 pub fn models_dir() -> PathBuf {
     std::env::var_os("KOKORO_MODEL_DIR")

@@ -6,6 +6,7 @@ use std::{
 };
 
 use tonic::Code;
+use tts_kokoro_worker::g2p::Language;
 
 use crate::helpers::{WorkerSettings, request, rms, spawn_worker, synthesize};
 
@@ -20,7 +21,11 @@ fn long_text() -> String {
 async fn a_cancelled_stream_stops_the_work() {
     let mut worker = spawn_worker(WorkerSettings::default()).await;
     let text = long_text();
-    let utterances = worker.engine.frontend().prepare(&text).len();
+    let utterances = worker
+        .engine
+        .frontend()
+        .prepare(&text, Language::AmericanEnglish)
+        .len();
     assert!(utterances >= 6, "{utterances}");
 
     let mut stream = worker

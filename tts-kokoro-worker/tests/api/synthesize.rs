@@ -1,6 +1,7 @@
 use std::sync::atomic::Ordering;
 
 use tonic::Code;
+use tts_kokoro_worker::g2p::Language;
 
 use crate::helpers::{WorkerSettings, request, rms, seconds, spawn_worker, synthesize};
 
@@ -52,7 +53,11 @@ async fn a_paragraph_streams_several_audible_chunks_of_plausible_length() {
 #[tokio::test]
 async fn the_first_chunk_arrives_before_the_rest_is_synthesized() {
     let mut worker = spawn_worker(WorkerSettings::default()).await;
-    let utterances = worker.engine.frontend().prepare(PARAGRAPH).len() as u64;
+    let utterances = worker
+        .engine
+        .frontend()
+        .prepare(PARAGRAPH, Language::AmericanEnglish)
+        .len() as u64;
     let mut stream = worker
         .client
         .synthesize(request(PARAGRAPH))
@@ -110,7 +115,7 @@ async fn bad_arguments_are_invalid_argument_with_a_helpful_message() {
         "{}",
         status.message()
     );
-    for voice in ["jf_alpha", "jm_kumo"] {
+    for voice in ["af_heart", "jf_alpha", "zm_yunyang"] {
         assert!(status.message().contains(voice), "{}", status.message());
     }
 
@@ -143,4 +148,54 @@ async fn bad_arguments_are_invalid_argument_with_a_helpful_message() {
         .await
         .unwrap();
     assert!(rms(&chunks[0].pcm) > 0.01);
+}
+
+#[tokio::test]
+async fn every_language_speaks_and_blends_mix_voices_of_one_language() {
+    let mut worker = spawn_worker(WorkerSettings::default()).await;
+    // One voice per language, each reading its own language through its own G2P.
+    for (voice, text) in [
+        ("bf_emma", "Good afternoon, how are you?"),
+        ("ef_dora", "Buenas tardes, ¿cómo estás?"),
+        ("ff_siwis", "Bonjour, comment allez-vous ?"),
+        ("hf_alpha", "नमस्ते, आप कैसे हैं?"),
+        ("if_sara", "Buongiorno, come stai?"),
+        ("pf_dora", "Boa tarde, como vai?"),
+    ] {
+        let mut spoken = request(text);
+        spoken.voice = voice.into();
+        let chunks = synthesize(&mut worker.client, spoken).await.unwrap();
+        assert!(seconds(&chunks) > 0.5, "{voice}: {} s", seconds(&chunks));
+        let pcm: Vec<u8> = chunks.iter().flat_map(|c| c.pcm.clone()).collect();
+        assert!(rms(&pcm) > 0.01, "{voice} is silent");
+    }
+
+    let mut blend = request("Two voices as one.");
+    blend.voice = "af_bella(2)+af_sky(1)".into();
+    let mixed = synthesize(&mut worker.client, blend).await.unwrap();
+    let mut bella = request("Two voices as one.");
+    bella.voice = "af_bella".into();
+    let plain = synthesize(&mut worker.client, bella).await.unwrap();
+    assert!(rms(&mixed[0].pcm) > 0.01);
+    assert_ne!(
+        mixed[0].pcm, plain[0].pcm,
+        "the blend is not af_bella alone"
+    );
+
+    let mut mixed_languages = request("Hello.");
+    mixed_languages.voice = "af_heart+jf_alpha".into();
+    let status = synthesize(&mut worker.client, mixed_languages)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("mixes languages"),
+        "{}",
+        status.message()
+    );
+    let mut zero = request("Hello.");
+    zero.voice = "af_heart(0)+af_bella".into();
+    let status = synthesize(&mut worker.client, zero).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("above 0"), "{}", status.message());
 }

@@ -11,6 +11,8 @@ export interface DocumentSummary {
   source_url: string | null;
   block_count: number;
   char_count: number;
+  /** Detected from the text (ISO 639-1, e.g. "es"); null when the gateway could not tell. */
+  language?: string | null;
   created_at: string;
 }
 
@@ -39,6 +41,8 @@ export interface ModelInfo {
   slug: string;
   name: string;
   sample_rate: number;
+  /** The voice to use until the listener picks one (absent from older gateways). */
+  default_voice?: string | null;
   available?: boolean;
   voices: VoiceInfo[];
 }

@@ -7,7 +7,7 @@ import { onLinkClick } from '../lib/router';
 import { remembered } from '../lib/storage';
 import { BlockList } from './BlockList';
 import { PlayerBar } from './PlayerBar';
-import { pickVoice } from './voices';
+import { languageName, pickVoice, proposeVoice, sameLanguage, voiceInfo } from './voices';
 
 const RATE_STEP = 0.25;
 
@@ -137,6 +137,9 @@ export function Player({ documentId, onUnauthorized }: { documentId: string; onU
           </p>
         )}
       </header>
+      {models && activeVoice && doc.language && (
+        <LanguageHint language={doc.language} models={models} voice={activeVoice} onVoice={setVoice} />
+      )}
       {snapshot && (
         <BlockList
           blocks={doc.blocks}
@@ -159,6 +162,37 @@ export function Player({ documentId, onUnauthorized }: { documentId: string; onU
         />
       )}
     </div>
+  );
+}
+
+/** Warns when the voice speaks another language than the document and offers one that
+ *  speaks it (the document's language is detected by the gateway). */
+function LanguageHint({
+  language,
+  models,
+  voice,
+  onVoice,
+}: {
+  language: string;
+  models: ModelInfo[];
+  voice: Voice;
+  onVoice: (voice: Voice) => void;
+}) {
+  const current = voiceInfo(models, voice);
+  if (!current || sameLanguage(language, current.lang)) return null;
+  const proposal = proposeVoice(models, language);
+  const proposed = proposal ? voiceInfo(models, proposal) : null;
+  return (
+    <p class="language-hint small" role="note">
+      This document looks {languageName(language)}, but {current.name} speaks {languageName(current.lang)}.{' '}
+      {proposal && proposed ? (
+        <button type="button" class="link-button" onClick={() => onVoice(proposal)}>
+          Read it with {proposed.name} ({languageName(proposed.lang)})
+        </button>
+      ) : (
+        'No voice here speaks it.'
+      )}
+    </p>
   );
 }
 

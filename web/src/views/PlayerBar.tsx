@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import type { ModelInfo } from '../api/client';
 import { MAX_RATE, MIN_RATE, waitingMessage, type EngineSnapshot, type PlaybackEngine, type Voice } from '../engine/engine';
 import { formatDuration } from '../lib/format';
-import { isAvailable } from './voices';
+import { blendVoice, isAvailable, voiceGroups } from './voices';
 
 const RATES = Array.from({ length: (MAX_RATE - MIN_RATE) / 0.25 + 1 }, (_, i) => MIN_RATE + i * 0.25);
 
@@ -19,6 +19,20 @@ interface PlayerBarProps {
 
 export function PlayerBar({ engine, snapshot, blockCount, models, voice, onVoice, onRate }: PlayerBarProps) {
   const [dragging, setDragging] = useState<number | null>(null);
+  const [mixing, setMixing] = useState(false);
+  const [mixError, setMixError] = useState<string | null>(null);
+  const listed = voice !== null && models.some((m) => m.slug === voice.model && m.voices.some((v) => v.slug === voice.voice));
+  const applyMix = (spec: string) => {
+    const model = models.find((m) => m.slug === (voice?.model ?? 'kokoro'));
+    const result = model ? blendVoice(model, spec) : { ok: false as const, error: 'no model to blend voices of' };
+    if (!result.ok) {
+      setMixError(result.error);
+      return;
+    }
+    setMixError(null);
+    setMixing(false);
+    onVoice(result.voice);
+  };
   const active = snapshot.state === 'playing' || snapshot.state === 'buffering';
   const { elapsedMs, totalMs } = engine.timing();
   const rate = snapshot.rate;
@@ -89,13 +103,14 @@ export function PlayerBar({ engine, snapshot, blockCount, models, voice, onVoice
             }}
           >
             {!voice && <option value="">No voice available</option>}
-            {models.map((model) => (
-              <optgroup key={model.slug} label={model.available === false ? `${model.name} (unavailable)` : model.name}>
-                {model.voices.map((v) => {
+            {voice && !listed && <option value={`${voice.model}/${voice.voice}`}>Mix: {voice.voice}</option>}
+            {voiceGroups(models).map(({ model, label, voices }) => (
+              <optgroup key={label} label={label}>
+                {voices.map((v) => {
                   const available = isAvailable(model, v);
                   return (
                     <option key={v.slug} value={`${model.slug}/${v.slug}`} disabled={!available}>
-                      {v.name} ({v.lang}){available ? '' : ' — unavailable'}
+                      {v.name}{v.slug === model.default_voice ? ' (default)' : ''}{available ? '' : ' — unavailable'}
                     </option>
                   );
                 })}
@@ -103,7 +118,26 @@ export function PlayerBar({ engine, snapshot, blockCount, models, voice, onVoice
             ))}
           </select>
         </label>
+        <button type="button" class="link-button mix-toggle" aria-expanded={mixing} onClick={() => setMixing(!mixing)}>
+          Mix
+        </button>
       </div>
+      {mixing && (
+        <form
+          class="mix"
+          onSubmit={(e) => {
+            e.preventDefault();
+            applyMix(String(new FormData(e.currentTarget).get('blend') ?? ''));
+          }}
+        >
+          <label>
+            Blend voices of one language, e.g. <code>af_bella(2)+af_sky(1)</code>{' '}
+            <input name="blend" class="blend" defaultValue={voice?.voice ?? ''} spellcheck={false} />
+          </label>{' '}
+          <button type="submit">Use this mix</button>
+          {mixError && <p class="error small" role="alert">{mixError}</p>}
+        </form>
+      )}
       <p class="bar-status small" role="status" aria-live="polite">
         {snapshot.notice ? (
           <>
