@@ -366,3 +366,24 @@ fn a_cut_mid_sentence_keeps_the_running_form_of_the_last_word() {
     );
     assert_ne!(alone, cut);
 }
+
+#[test]
+fn heteronyms_follow_the_guessed_part_of_speech() {
+    let cases = [
+        ("Please close the door.", "klˈOz"),
+        ("The store is close to the station.", "klˈOs"),
+        ("Yesterday I read the book.", "ɹˈɛd"),
+        ("I like to read.", "ɹˈid"),
+        ("He lives here.", "lˈɪvz"),
+        ("Cats have nine lives.", "lˈIvz"),
+        ("Don't forget to wind the clock.", "wˈInd"),
+        ("The wind was strong.", "wˈɪnd"),
+        ("Record your answers.", "ɹəkˈɔɹd"),
+        ("It was recorded live.", "ɹəkˈɔɹdᵻd"),
+        ("The bridge is 1.5 miles long.", "wˈʌn pYnt fˈIv"),
+    ];
+    for (text, expected) in cases {
+        let ps = g2p().phonemize(text);
+        assert!(ps.contains(expected), "{text} → {ps}, expected {expected}");
+    }
+}
