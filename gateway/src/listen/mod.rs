@@ -22,6 +22,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/audio/{hash}", get(audio::get_audio))
         .route("/v1/audio/speech", post(speech::speech))
         .route("/v1/audio/voices", get(speech::voices))
+        .route("/v1/dev/phonemize", post(speech::phonemize))
 }
 
 /// Where a cached variant can be downloaded.
