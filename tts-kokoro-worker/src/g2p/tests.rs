@@ -316,6 +316,9 @@ fn each_espeak_language_reads_its_own_words_and_numbers() {
     // eSpeak reads Spanish numbers in Spanish: 25 → veinticinco (as misaki's EspeakG2P).
     let years = g2p().phonemize_in("Tengo 25 años.", Language::Spanish);
     assert_eq!(years, "tˈɛŋɡo βˌAntiθˈinko ˈaɲos.");
+    // And French ones in French: 21 → vingt et un.
+    let age = g2p().phonemize_in("J'ai 21 ans.", Language::French);
+    assert_eq!(age, "ʒe vɛ̃teˈœ̃ ˈɑ̃.");
     let hindi = g2p().phonemize_in("नमस्ते दुनिया", Language::Hindi);
     assert!(hindi.contains('n') && hindi.contains('m'), "{hindi}");
     assert_only_vocab(&hindi);

@@ -161,6 +161,8 @@ async fn every_language_speaks_and_blends_mix_voices_of_one_language() {
         ("hf_alpha", "नमस्ते, आप कैसे हैं?"),
         ("if_sara", "Buongiorno, come stai?"),
         ("pf_dora", "Boa tarde, como vai?"),
+        ("zf_xiaoxiao", "你好，今天天气很好。"),
+        ("jf_alpha", "こんにちは、おげんきですか。"),
     ] {
         let mut spoken = request(text);
         spoken.voice = voice.into();
