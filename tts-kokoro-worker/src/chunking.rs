@@ -164,6 +164,12 @@ fn words(text: &str, max_word_chars: usize) -> Vec<Word<'_>> {
             break;
         }
         let end = trimmed.find(char::is_whitespace).unwrap_or(trimmed.len());
+        // Chinese and Japanese put no spaces between sentences: their full-width punctuation
+        // ends a "word", so a long paragraph is still cut at its sentences and clauses.
+        let end = trimmed[..end]
+            .char_indices()
+            .find(|(i, c)| FULL_WIDTH_BREAKS.contains(*c) && i + c.len_utf8() < end)
+            .map_or(end, |(i, c)| i + c.len_utf8());
         let word = &trimmed[..end];
         rest = &trimmed[end..];
         let next_starts_sentence = rest
@@ -198,13 +204,17 @@ fn push_word<'a>(words: &mut Vec<Word<'a>>, word: &'a str, boundary: Boundary, m
     });
 }
 
+/// Full-width sentence and clause marks of Chinese and Japanese text.
+const FULL_WIDTH_BREAKS: &str = "。！？，、；：";
+
 fn boundary_after(word: &str, next_starts_sentence: bool) -> Boundary {
     let core = word.trim_end_matches(['"', '\'', ')', ']', '”', '’', '»']);
     let Some(last) = core.chars().last() else {
         return Boundary::Word;
     };
     match last {
-        '!' | '?' | '…' => Boundary::Sentence,
+        '!' | '?' | '…' | '。' | '！' | '？' => Boundary::Sentence,
+        '，' | '、' | '；' | '：' => Boundary::Clause,
         '.' => {
             let stem = core
                 .trim_end_matches('.')
@@ -338,6 +348,22 @@ mod tests {
             chunks.iter().all(|c| !c.text.ends_with("Dr.")),
             "split after an abbreviation: {chunks:#?}"
         );
+    }
+
+    #[test]
+    fn chinese_is_cut_at_its_full_width_punctuation() {
+        let sentence = "灯塔看守人每天傍晚都爬上楼梯，点亮灯塔。";
+        let chunks = plan().split(&sentence.repeat(12));
+        assert!(chunks.len() > 1);
+        for chunk in &chunks[..chunks.len() - 1] {
+            assert!(
+                chunk.text.ends_with('。') || chunk.text.ends_with('，'),
+                "cut inside a clause: {chunk:?}"
+            );
+            assert!(chunk.boundary >= Boundary::Clause, "{chunk:?}");
+        }
+        let rejoined: String = chunks.iter().map(|c| c.text.replace(' ', "")).collect();
+        assert_eq!(rejoined, sentence.repeat(12));
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use std::{pin::Pin, sync::Arc, time::Instant};
 
 use proto::v1::{
-    AudioChunk, Device, InfoRequest, InfoResponse, SynthesizeRequest, Voice,
-    text_to_speech_server::TextToSpeech,
+    AudioChunk, Device, InfoRequest, InfoResponse, PhonemizeRequest, PhonemizeResponse,
+    SynthesizeRequest, Voice, text_to_speech_server::TextToSpeech,
 };
 use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
@@ -120,6 +120,18 @@ impl TextToSpeech for KokoroService {
                 })
                 .collect(),
             max_text_chars: config.max_text_chars as u32,
+        }))
+    }
+
+    async fn phonemize(
+        &self,
+        request: Request<PhonemizeRequest>,
+    ) -> Result<Response<PhonemizeResponse>, Status> {
+        let request = request.into_inner();
+        let (phonemes, language) = self.engine.phonemize(request.text, &request.voice).await?;
+        Ok(Response::new(PhonemizeResponse {
+            phonemes,
+            language: language.into(),
         }))
     }
 

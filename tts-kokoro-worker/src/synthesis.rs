@@ -301,6 +301,51 @@ impl Engine {
         self.shutdown.cancel();
     }
 
+    /// The phonemes `voice` (or a blend) would read `text` with, and that language's tag.
+    pub async fn phonemize(
+        &self,
+        text: String,
+        voice: &str,
+    ) -> Result<(String, &'static str), SynthesisError> {
+        self.check_text(&text)?;
+        let voice = self.resolve_voice(voice)?;
+        let language = Language::of_voice(&voice.slug).unwrap_or(Language::AmericanEnglish);
+        let g2p = Arc::clone(&self.frontend.g2p);
+        let phonemes = tokio::task::spawn_blocking(move || g2p.phonemize_in(&text, language))
+            .await
+            .map_err(|e| ModelError::Inference(format!("phonemizing the text failed: {e}")))?;
+        Ok((phonemes, language.tag()))
+    }
+
+    fn check_text(&self, text: &str) -> Result<(), SynthesisError> {
+        if text.trim().is_empty() {
+            return Err(SynthesisError::EmptyText);
+        }
+        let chars = text.chars().count();
+        if chars > self.config.max_text_chars {
+            return Err(SynthesisError::TextTooLong {
+                chars,
+                limit: self.config.max_text_chars,
+            });
+        }
+        Ok(())
+    }
+
+    /// A voice or a blend of loaded voices of one language.
+    fn resolve_voice(&self, voice: &str) -> Result<Arc<VoicePack>, SynthesisError> {
+        let blend = VoiceBlend::parse(voice)?;
+        self.voices.resolve(&blend).map_err(|e| match e {
+            ResolveError::Unknown(unknown) => SynthesisError::UnknownVoice {
+                voice: unknown,
+                available: self.voices.slugs().iter().map(|s| s.to_string()).collect(),
+            },
+            ResolveError::MixedLanguages(languages) => SynthesisError::MixedLanguages {
+                blend: voice.to_owned(),
+                languages,
+            },
+        })
+    }
+
     /// Validates and queues a request; the receiver yields its chunks as they are rendered. A
     /// caller that drops the receiver stops the work; one that drops this future while it waits
     /// for a slot simply leaves the queue.
@@ -312,15 +357,7 @@ impl Engine {
             return Err(SynthesisError::ShuttingDown);
         }
         let chars = request.text.chars().count();
-        if request.text.trim().is_empty() {
-            return Err(SynthesisError::EmptyText);
-        }
-        if chars > self.config.max_text_chars {
-            return Err(SynthesisError::TextTooLong {
-                chars,
-                limit: self.config.max_text_chars,
-            });
-        }
+        self.check_text(&request.text)?;
         let speed = if request.speed == 0.0 {
             1.0
         } else {
@@ -329,17 +366,7 @@ impl Engine {
         if !(MIN_SPEED..=MAX_SPEED).contains(&speed) {
             return Err(SynthesisError::BadSpeed(request.speed));
         }
-        let blend = VoiceBlend::parse(&request.voice)?;
-        let voice = self.voices.resolve(&blend).map_err(|e| match e {
-            ResolveError::Unknown(voice) => SynthesisError::UnknownVoice {
-                voice,
-                available: self.voices.slugs().iter().map(|s| s.to_string()).collect(),
-            },
-            ResolveError::MixedLanguages(languages) => SynthesisError::MixedLanguages {
-                blend: request.voice.clone(),
-                languages,
-            },
-        })?;
+        let voice = self.resolve_voice(&request.voice)?;
 
         let span = tracing::info_span!(
             "synthesize",

@@ -268,6 +268,14 @@ describe('the web player', () => {
     const groups = await page.locator('select.voice optgroup').evaluateAll((els) => els.map((e) => e.getAttribute('label')));
     expect(groups).toContain('Kokoro 82M · Spanish');
     expect(groups).toContain('Kokoro 82M · British English');
+    // A preview: a sample sentence in Spanish, synthesised (and cached) by the server.
+    const [sample] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/v1/audio/speech'), { timeout: 90_000 }),
+      page.getByRole('button', { name: 'Preview', exact: true }).click(),
+    ]);
+    expect(sample.status()).toBe(200);
+    expect(sample.headers()['content-type']).toBe('audio/wav');
+    expect(JSON.parse(sample.request().postData() ?? '{}')).toMatchObject({ voice: 'ef_dora', input: expect.stringMatching(/^¡Hola!/) });
   });
 
   it('signs out', async () => {

@@ -27,6 +27,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/audio/{hash}", get(audio::get_audio))
         .route("/v1/audio/speech", post(speech::speech))
         .route("/v1/audio/voices", get(speech::voices))
+        .route("/v1/dev/phonemize", post(speech::phonemize))
 }
 
 /// Blocks each user waits for on this gateway's sockets, across all of them, so that one user

@@ -21,6 +21,7 @@ use crate::{
         self, Enqueued, EventKind, HubMessage, JobSpec, Requested, Synthesis,
         queue::{self, score},
         wav,
+        workers::WorkerError,
     },
     usage,
 };
@@ -382,5 +383,58 @@ pub async fn voices(
         .collect();
     Ok(axum::Json(
         serde_json::json!({ "voices": voices, "openai_voices": openai }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhonemizeQuery {
+    model: String,
+    voice: String,
+    text: String,
+}
+
+/// `POST /v1/dev/phonemize {model, voice, text}` → `{phonemes, language, voice}`: what a live
+/// worker would read, so a listener can see why a word sounds wrong (Kokoro-FastAPI's
+/// `/dev/phonemize`). Nothing is synthesised or cached.
+pub async fn phonemize(
+    State(state): State<Arc<AppState>>,
+    _user: CurrentUser,
+    Json(query): Json<PhonemizeQuery>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let (model, voice) = openai::resolve(&query.model, &query.voice);
+    let voice = state
+        .catalog
+        .check(model, voice)
+        .map_err(ApiError::BadRequest)?;
+    let max = state.config.speech_max_chars;
+    let chars = query.text.chars().count();
+    if query.text.trim().is_empty() {
+        return Err(ApiError::BadRequest(
+            "text is empty: give the text to phonemize".into(),
+        ));
+    }
+    if chars > max {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "text has {chars} characters; at most {max} are allowed in one request"
+        )));
+    }
+    let replica = state
+        .synthesis
+        .pool
+        .replicas()
+        .into_iter()
+        .find(|r| r.is_healthy() && r.info.model_slug == model && r.serves(&voice))
+        .ok_or_else(|| ApiError::Unavailable(synthesis::unserved(model, &voice)))?;
+    let (phonemes, language) =
+        replica
+            .phonemize(&query.text, &voice)
+            .await
+            .map_err(|e| match e {
+                WorkerError::Rejected(message) => ApiError::BadRequest(message),
+                other => ApiError::Unavailable(format!("the worker could not phonemize: {other}")),
+            })?;
+    Ok(axum::Json(
+        serde_json::json!({ "phonemes": phonemes, "language": language, "voice": voice }),
     ))
 }

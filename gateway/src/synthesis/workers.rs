@@ -13,7 +13,8 @@ use std::{
 
 use proto::blend::VoiceBlend;
 use proto::v1::{
-    InfoRequest, InfoResponse, SynthesizeRequest, text_to_speech_client::TextToSpeechClient,
+    InfoRequest, InfoResponse, PhonemizeRequest, SynthesizeRequest,
+    text_to_speech_client::TextToSpeechClient,
 };
 use redis::AsyncCommands;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
@@ -122,6 +123,25 @@ impl Replica {
             }
         }
         Err(WorkerError::Truncated)
+    }
+
+    /// The phonemes this replica would read `text` with in `voice` (debugging a pronunciation).
+    #[tracing::instrument(skip(self, text), fields(replica = %self.address))]
+    pub async fn phonemize(
+        &self,
+        text: &str,
+        voice: &str,
+    ) -> Result<(String, String), WorkerError> {
+        let answer = self
+            .client
+            .clone()
+            .phonemize(PhonemizeRequest {
+                text: text.to_string(),
+                voice: voice.to_string(),
+            })
+            .await?
+            .into_inner();
+        Ok((answer.phonemes, answer.language))
     }
 
     /// A failed call: not used again until the next probe answers.

@@ -382,3 +382,48 @@ async fn openai_clients_list_voices_and_use_openai_names() {
     assert_eq!(response.bytes().await.unwrap(), nova);
     assert_eq!(worker.jobs(), 1, "the same variant, synthesised once");
 }
+
+#[tokio::test]
+async fn the_phonemes_a_voice_reads_are_shown_without_synthesis() {
+    let (app, worker, user, _) = reader(&[]).await;
+    let ask = |voice: &str, text: &str| json!({"model": "kokoro", "voice": voice, "text": text});
+    let english: serde_json::Value = app
+        .post_json(
+            "/v1/dev/phonemize",
+            Some(&user.token),
+            &ask("af_heart", "Hello world."),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(english["phonemes"], "həlˈO wˈɜɹld.");
+    assert_eq!(english["language"], "en-US");
+    let spanish: serde_json::Value = app
+        .post_json(
+            "/v1/dev/phonemize",
+            Some(&user.token),
+            &ask("em_alex+ef_dora", "Hola."),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(spanish["phonemes"], "ˈola.");
+    assert_eq!(spanish["language"], "es");
+    assert_eq!(spanish["voice"], "ef_dora(0.5)+em_alex(0.5)");
+    let unknown = app
+        .post_json(
+            "/v1/dev/phonemize",
+            Some(&user.token),
+            &ask("af_nobody", "Hi."),
+        )
+        .await;
+    let message = assert_error(unknown, 400, "bad_request").await;
+    assert!(message.contains("unknown voice \"af_nobody\""), "{message}");
+    let anonymous = app
+        .post_json("/v1/dev/phonemize", None, &ask("af_heart", "Hi."))
+        .await;
+    assert_error(anonymous, 401, "unauthorized").await;
+    assert_eq!(worker.jobs(), 0, "nothing was synthesised");
+}

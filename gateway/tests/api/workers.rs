@@ -10,7 +10,8 @@ use std::{
 };
 
 use proto::v1::{
-    AudioChunk, Device, InfoRequest, InfoResponse, SynthesizeRequest, Voice,
+    AudioChunk, Device, InfoRequest, InfoResponse, PhonemizeRequest, PhonemizeResponse,
+    SynthesizeRequest, Voice,
     text_to_speech_server::{TextToSpeech, TextToSpeechServer},
 };
 use tokio::sync::oneshot;
@@ -183,6 +184,13 @@ impl TextToSpeech for Fake {
             }],
             max_text_chars: 8192,
         }))
+    }
+
+    async fn phonemize(
+        &self,
+        _: Request<PhonemizeRequest>,
+    ) -> Result<Response<PhonemizeResponse>, Status> {
+        Err(Status::unimplemented("the fake worker reads no phonemes"))
     }
 
     type SynthesizeStream = ChunkStream;

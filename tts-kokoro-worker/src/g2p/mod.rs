@@ -273,8 +273,17 @@ fn english(text: &str, lexicon: &Lexicon, following: Option<&str>) -> String {
                     Some(next) => matches!(next.kind, TokenKind::Word(_)),
                     None => next_is_word,
                 };
-                let tag = pos::guess(word_at(i.checked_sub(1)), word, word_at(Some(i + 1)));
-                word_phonemes(lexicon, word, Context { tag, ..ctx }, followed_by_word)
+                let (previous, next) = (word_at(i.checked_sub(1)), word_at(Some(i + 1)));
+                // The decimal point is unstressed, as misaki reads it: "one point five".
+                if word == "point"
+                    && previous.is_some_and(numbers::is_number_word)
+                    && next.is_some_and(numbers::is_number_word)
+                {
+                    Some("pYnt".to_owned())
+                } else {
+                    let tag = pos::guess(previous, word, next);
+                    word_phonemes(lexicon, word, Context { tag, ..ctx }, followed_by_word)
+                }
             }
             TokenKind::Punctuation(c) => Some(c.to_string()),
             TokenKind::Unspeakable => None,

@@ -42,8 +42,30 @@ pub fn normalize(text: &str) -> String {
     regex!(r"\s+").replace_all(&text, " ").trim().to_owned()
 }
 
+/// "1½" → "1 and a half", "¾" → "three quarters". Before NFKC, which would make "1½" the
+/// digits "11⁄2".
+fn speak_vulgar_fractions(text: &str) -> String {
+    regex!(r"([0-9]+)?\s?([½¼¾⅓⅔⅛])")
+        .replace_all(text, |c: &Captures| {
+            let (after_whole, alone) = match &c[2] {
+                "½" => ("a half", "one half"),
+                "¼" => ("a quarter", "one quarter"),
+                "¾" => ("three quarters", "three quarters"),
+                "⅓" => ("a third", "one third"),
+                "⅔" => ("two thirds", "two thirds"),
+                _ => ("an eighth", "one eighth"),
+            };
+            match c.get(1) {
+                Some(whole) => format!("{} and {after_whole}", whole.as_str()),
+                None => format!(" {alone}"),
+            }
+        })
+        .into_owned()
+}
+
 /// NFKC, then quotes, dashes, ellipses and invisible characters in one canonical form.
 fn clean_characters(text: &str) -> String {
+    let text = speak_vulgar_fractions(text);
     let nfkc: String = text.nfkc().collect();
     let mut out = String::with_capacity(nfkc.len());
     for c in nfkc.chars() {
@@ -141,9 +163,16 @@ fn speak_urls(text: &str) -> String {
 }
 
 fn expand_abbreviations(text: &str) -> String {
-    let text =
-        regex!(r"\b(Dr|Mr|Mrs|Ms|Prof|Jr|Sr|Mt|approx)\.").replace_all(text, |c: &Captures| {
+    let text = regex!(r"\b(Dr|Mr|Mrs|Ms|Prof|Jr|Sr|Mt|Gen|Sen|Rev|Gov|Capt|Lt|Sgt|approx)\.")
+        .replace_all(text, |c: &Captures| {
             match &c[1] {
+                "Gen" => "General",
+                "Sen" => "Senator",
+                "Rev" => "Reverend",
+                "Gov" => "Governor",
+                "Capt" => "Captain",
+                "Lt" => "Lieutenant",
+                "Sgt" => "Sergeant",
                 "Dr" => "Doctor",
                 "Mr" => "Mister",
                 "Mrs" => "Missus",
@@ -162,12 +191,40 @@ fn expand_abbreviations(text: &str) -> String {
         None => "Street".to_owned(),
     });
     let text = regex!(r"(?i)\be\.g\.").replace_all(&text, "for example");
+    // A grade: "A+" is the letter, not the article.
+    let text = regex!(r"\b([A-F])\+").replace_all(&text, "$1-plus");
+    // Degrees: the full stops inside are no sentence ends.
+    let text = regex!(r"\b(Ph|B\.?Sc|M\.?Sc|B\.?A|M\.?A)\.?D?\.(\s|$)").replace_all(
+        &text,
+        |c: &Captures| {
+            // Dotted letters are one spelled word, as misaki reads "PhD".
+            let spelled = match c[1].replace('.', "").as_str() {
+                "Ph" => "P.H.D.",
+                "BSc" => "B.S.C.",
+                "MSc" => "M.S.C.",
+                "BA" => "B.A.",
+                _ => "M.A.",
+            };
+            format!("{spelled}{}", &c[2])
+        },
+    );
+    // "Acme Co." is a company; "p. 5" a page.
+    let text = regex!(r"\b([A-Z][a-z]+ )Co\.").replace_all(&text, "${1}Company");
+    let text = regex!(r"\bpp?\.\s?([0-9])").replace_all(&text, |c: &Captures| {
+        let word = if c[0].starts_with("pp") {
+            "pages"
+        } else {
+            "page"
+        };
+        format!("{word} {}", &c[1])
+    });
     let text = regex!(r"(?i)\bi\.e\.").replace_all(&text, "that is");
     // "etc." usually ends its sentence too; keep the full stop when a new sentence follows.
+    // The bare word is in the lexicon (ɛtsˈɛɾəɹə); "cetera" alone is not.
     let text =
         regex!(r"\b(?i:etc)\.(\s+[A-Z]|\s*$)?").replace_all(&text, |c: &Captures| match c.get(1) {
-            Some(next) => format!("et cetera.{}", next.as_str()),
-            None => "et cetera".to_owned(),
+            Some(next) => format!("etc.{}", next.as_str()),
+            None => "etc".to_owned(),
         });
     let text = regex!(r"\b[Vv]s\b\.?").replace_all(&text, "versus");
     let text = regex!(r"\bNo\.\s?([0-9])").replace_all(&text, "number $1");
@@ -191,12 +248,24 @@ fn is_one(int_part: &str, fraction: &str) -> bool {
 }
 
 fn speak_money(text: &str) -> String {
+    // "10 € per kilo", "5£": the symbol after the amount, as much of Europe writes it.
+    let text = regex!(concat!(num!(), r"\s?([£€¥])")).replace_all(text, |c: &Captures| {
+        let unit = match &c[3] {
+            "£" => ("pound", "pounds"),
+            "€" => ("euro", "euros"),
+            _ => ("yen", "yen"),
+        };
+        let name = if is_one(&c[1], &c[2]) { unit.0 } else { unit.1 };
+        format!("{} {name}", number_words(&c[1], &c[2]))
+    });
+    // "-$250": the minus belongs to the amount.
+    let text = regex!(r"(^|[\s(])-([$£€¥])").replace_all(&text, "${1}minus $2");
     regex!(concat!(
         r"([$£€¥])\s?",
         num!(),
         r"(?:\s?(thousand|million|billion|trillion|[kKmMbB]n?)\b)?"
     ))
-    .replace_all(text, |c: &Captures| {
+    .replace_all(&text, |c: &Captures| {
         let (unit, subunit) = match &c[1] {
             "$" => (("dollar", "dollars"), ("cent", "cents")),
             "£" => (("pound", "pounds"), ("penny", "pence")),
@@ -278,7 +347,7 @@ fn speak_times(text: &str) -> String {
 }
 
 fn speak_temperatures(text: &str) -> String {
-    regex!(concat!(r"(-?)", num!(), r"\s?°\s?([CF]\b)?"))
+    regex!(concat!(r"(-?)", num!(), r"\s?°(?:\s?([CF]\b))?"))
         .replace_all(text, |c: &Captures| {
             let sign = if c[1].is_empty() { "" } else { "minus " };
             let degrees = if is_one(&c[2], &c[3]) {
@@ -504,6 +573,32 @@ mod tests {
         assert_eq!(n("60 mph"), "sixty miles per hour");
         assert_eq!(n("1 km"), "one kilometer");
         assert_eq!(n("20°C"), "twenty degrees Celsius");
+        assert_eq!(
+            n("Turn 90° to the right."),
+            "Turn ninety degrees to the right."
+        );
+        assert_eq!(n("It costs 10 € per kilo."), "It costs ten euros per kilo.");
+        assert_eq!(
+            n("The balance is -$250."),
+            "The balance is minus two hundred fifty dollars."
+        );
+        assert_eq!(
+            n("Add 1½ cups, then ¾ more."),
+            "Add one and a half cups, then three quarters more."
+        );
+        assert_eq!(n("He got an A+ on it."), "He got an A-plus on it.");
+        assert_eq!(
+            n("Sen. Lee and Gen. Grant"),
+            "Senator Lee and General Grant"
+        );
+        assert_eq!(
+            n("Rev. Jones of Acme Co. on p. 5"),
+            "Reverend Jones of Acme Company on page five"
+        );
+        assert_eq!(
+            n("He has a Ph.D. in it and a B.Sc. too."),
+            "He has a P.H.D. in it and a B.S.C. too."
+        );
         assert_eq!(n("-40 °F"), "minus forty degrees Fahrenheit");
         assert_eq!(n("100 km/h"), "one hundred kilometers per hour");
     }
@@ -516,8 +611,8 @@ mod tests {
         assert_eq!(n("Main St."), "Main Street");
         assert_eq!(n("fruit, e.g. apples"), "fruit, for example apples");
         assert_eq!(n("one, i.e. two"), "one, that is two");
-        assert_eq!(n("cats, dogs, etc. and"), "cats, dogs, et cetera and");
-        assert_eq!(n("cats etc. Then"), "cats et cetera. Then");
+        assert_eq!(n("cats, dogs, etc. and"), "cats, dogs, etc and");
+        assert_eq!(n("cats etc. Then"), "cats etc. Then");
         assert_eq!(n("cats vs. dogs"), "cats versus dogs");
     }
 

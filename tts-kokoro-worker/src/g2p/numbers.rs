@@ -56,6 +56,15 @@ fn below_thousand(n: u64, out: &mut Vec<String>) {
 }
 
 /// "1234" → "one thousand two hundred thirty-four".
+/// Whether `word` is a spelled digit or tens word ("five", "twenty-one"), as the normaliser
+/// writes numbers.
+pub fn is_number_word(word: &str) -> bool {
+    let lower = word.to_lowercase();
+    lower
+        .split('-')
+        .all(|part| ONES.contains(&part) || TENS.contains(&part) || part == "oh")
+}
+
 pub fn cardinal(n: u64) -> String {
     if n == 0 {
         return ONES[0].to_owned();

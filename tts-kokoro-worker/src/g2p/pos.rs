@@ -50,7 +50,8 @@ pub fn guess(previous: Option<&str>, word: &str, next: Option<&str>) -> Option<T
         return Some("NN");
     }
     if is(BEFORE_ADJECTIVE, previous) {
-        return Some("JJ");
+        // "was recorded" is a passive verb, "is close" an adjective.
+        return Some(if lower.ends_with("ed") { "VBN" } else { "JJ" });
     }
     if previous.is_none() && is(OBJECT_STARTS, next) {
         return Some("VB");
@@ -97,6 +98,7 @@ mod tests {
         assert_eq!(guess(Some("9"), "lives", None), Some("NNS"));
         assert_eq!(guess(Some("the"), "wind", Some("was")), Some("NN"));
         assert_eq!(guess(None, "recorded", None), Some("VBD"));
+        assert_eq!(guess(Some("was"), "recorded", None), Some("VBN"));
         assert_eq!(parent("VBD"), "VERB");
         assert_eq!(parent("NNS"), "NOUN");
         assert_eq!(parent("JJ"), "ADJ");

@@ -316,6 +316,9 @@ fn each_espeak_language_reads_its_own_words_and_numbers() {
     // eSpeak reads Spanish numbers in Spanish: 25 → veinticinco (as misaki's EspeakG2P).
     let years = g2p().phonemize_in("Tengo 25 años.", Language::Spanish);
     assert_eq!(years, "tˈɛŋɡo βˌAntiθˈinko ˈaɲos.");
+    // And French ones in French: 21 → vingt et un.
+    let age = g2p().phonemize_in("J'ai 21 ans.", Language::French);
+    assert_eq!(age, "ʒe vɛ̃teˈœ̃ ˈɑ̃.");
     let hindi = g2p().phonemize_in("नमस्ते दुनिया", Language::Hindi);
     assert!(hindi.contains('n') && hindi.contains('m'), "{hindi}");
     assert_only_vocab(&hindi);
@@ -365,4 +368,25 @@ fn a_cut_mid_sentence_keeps_the_running_form_of_the_last_word() {
         Some("parking lot."),
     );
     assert_ne!(alone, cut);
+}
+
+#[test]
+fn heteronyms_follow_the_guessed_part_of_speech() {
+    let cases = [
+        ("Please close the door.", "klˈOz"),
+        ("The store is close to the station.", "klˈOs"),
+        ("Yesterday I read the book.", "ɹˈɛd"),
+        ("I like to read.", "ɹˈid"),
+        ("He lives here.", "lˈɪvz"),
+        ("Cats have nine lives.", "lˈIvz"),
+        ("Don't forget to wind the clock.", "wˈInd"),
+        ("The wind was strong.", "wˈɪnd"),
+        ("Record your answers.", "ɹəkˈɔɹd"),
+        ("It was recorded live.", "ɹəkˈɔɹdᵻd"),
+        ("The bridge is 1.5 miles long.", "wˈʌn pYnt fˈIv"),
+    ];
+    for (text, expected) in cases {
+        let ps = g2p().phonemize(text);
+        assert!(ps.contains(expected), "{text} → {ps}, expected {expected}");
+    }
 }

@@ -161,6 +161,8 @@ async fn every_language_speaks_and_blends_mix_voices_of_one_language() {
         ("hf_alpha", "नमस्ते, आप कैसे हैं?"),
         ("if_sara", "Buongiorno, come stai?"),
         ("pf_dora", "Boa tarde, como vai?"),
+        ("zf_xiaoxiao", "你好，今天天气很好。"),
+        ("jf_alpha", "こんにちは、おげんきですか。"),
     ] {
         let mut spoken = request(text);
         spoken.voice = voice.into();
@@ -198,4 +200,46 @@ async fn every_language_speaks_and_blends_mix_voices_of_one_language() {
     let status = synthesize(&mut worker.client, zero).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().contains("above 0"), "{}", status.message());
+}
+
+#[tokio::test]
+async fn phonemize_shows_what_a_voice_reads_without_synthesis() {
+    let mut worker = spawn_worker(WorkerSettings::default()).await;
+    let ask = |text: &str, voice: &str| proto::v1::PhonemizeRequest {
+        text: text.into(),
+        voice: voice.into(),
+    };
+    let english = worker
+        .client
+        .phonemize(ask("Hello world.", "af_heart"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (english.phonemes.as_str(), english.language.as_str()),
+        ("həlˈO wˈɜɹld.", "en-US")
+    );
+    let british = worker
+        .client
+        .phonemize(ask("Water.", "bf_emma(1)+bm_george(1)"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (british.phonemes.as_str(), british.language.as_str()),
+        ("wˈɔːtə.", "en-GB")
+    );
+    for (text, voice, says) in [
+        ("", "af_heart", "empty"),
+        ("Hi.", "af_nobody", "af_nobody"),
+        ("Hi.", "af_heart+jf_alpha", "mixes languages"),
+    ] {
+        let status = worker.client.phonemize(ask(text, voice)).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().contains(says), "{}", status.message());
+    }
+    assert_eq!(
+        worker.engine.stats().jobs_started.load(Ordering::Relaxed),
+        0
+    );
 }

@@ -96,7 +96,33 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
   return payload as T;
 }
 
+/** Speech for a short text (`POST /v1/audio/speech`), as a WAV blob; cached by the server like
+ *  any passage, so a voice's preview is synthesized once. */
+async function speech(model: string, voice: string, input: string): Promise<Blob> {
+  let response: Response;
+  try {
+    response = await fetch('/v1/audio/speech', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, voice, input }),
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.');
+  }
+  if (!response.ok) {
+    const payload = (await response.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
+    throw new ApiError(
+      response.status,
+      payload?.error?.code ?? 'http_' + response.status,
+      payload?.error?.message ?? `The server answered ${response.status}.`,
+    );
+  }
+  return response.blob();
+}
+
 export const api = {
+  speech,
   me: () => request<{ user: User }>('GET', '/v1/me'),
   signUp: (email: string, password: string) =>
     request<{ user: User; token: string }>('POST', '/v1/auth/sign-up', { email, password }),

@@ -3,7 +3,8 @@ import { useState } from 'preact/hooks';
 import type { ModelInfo } from '../api/client';
 import { MAX_RATE, MIN_RATE, waitingMessage, type EngineSnapshot, type PlaybackEngine, type Voice } from '../engine/engine';
 import { formatDuration } from '../lib/format';
-import { blendVoice, isAvailable, voiceGroups } from './voices';
+import { api } from '../api/client';
+import { blendVoice, isAvailable, previewSentence, voiceGroups, voiceInfo } from './voices';
 
 const RATES = Array.from({ length: (MAX_RATE - MIN_RATE) / 0.25 + 1 }, (_, i) => MIN_RATE + i * 0.25);
 
@@ -21,6 +22,22 @@ export function PlayerBar({ engine, snapshot, blockCount, models, voice, onVoice
   const [dragging, setDragging] = useState<number | null>(null);
   const [mixing, setMixing] = useState(false);
   const [mixError, setMixError] = useState<string | null>(null);
+  const [previewing, setPreviewing] = useState<string | null>(null);
+  const preview = async () => {
+    if (!voice) return;
+    const lang = voiceInfo(models, voice)?.lang ?? 'en';
+    setPreviewing('Preparing a sample…');
+    try {
+      const blob = await api.speech(voice.model, voice.voice, previewSentence(lang));
+      const url = URL.createObjectURL(blob);
+      const audio = new Audio(url);
+      audio.onended = () => URL.revokeObjectURL(url);
+      await audio.play();
+      setPreviewing(null);
+    } catch (e) {
+      setPreviewing(e instanceof Error ? e.message : String(e));
+    }
+  };
   const listed = voice !== null && models.some((m) => m.slug === voice.model && m.voices.some((v) => v.slug === voice.voice));
   const applyMix = (spec: string) => {
     const model = models.find((m) => m.slug === (voice?.model ?? 'kokoro'));
@@ -118,6 +135,9 @@ export function PlayerBar({ engine, snapshot, blockCount, models, voice, onVoice
             ))}
           </select>
         </label>
+        <button type="button" class="link-button mix-toggle" disabled={!voice} title="Hear a sample sentence in this voice" onClick={() => void preview()}>
+          Preview
+        </button>
         <button type="button" class="link-button mix-toggle" aria-expanded={mixing} onClick={() => setMixing(!mixing)}>
           Mix
         </button>
@@ -139,7 +159,9 @@ export function PlayerBar({ engine, snapshot, blockCount, models, voice, onVoice
         </form>
       )}
       <p class="bar-status small" role="status" aria-live="polite">
-        {snapshot.notice ? (
+        {previewing ? (
+          previewing
+        ) : snapshot.notice ? (
           <>
             {snapshot.notice}{' '}
             <button type="button" class="link-button" onClick={() => engine.dismissNotice()}>Dismiss</button>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { ModelInfo } from '../api/client';
-import { blendVoice, languageName, pickVoice, proposeVoice, sameLanguage, voiceInfo, voiceGroups } from './voices';
+import { blendVoice, languageName, pickVoice, previewSentence, proposeVoice, sameLanguage, voiceInfo, voiceGroups } from './voices';
 
 const models: ModelInfo[] = [
   { slug: 'higgs', name: 'Higgs', sample_rate: 24000, available: true, voices: [{ slug: 'en_a', name: 'A', lang: 'en', available: true }] },
@@ -128,5 +128,14 @@ describe('proposeVoice', () => {
     expect(sameLanguage('es', 'es')).toBe(true);
     expect(sameLanguage('en', 'en-GB')).toBe(true);
     expect(sameLanguage('es', 'en-US')).toBe(false);
+  });
+});
+
+describe('previewSentence', () => {
+  it('speaks the language of the voice', () => {
+    expect(previewSentence('es')).toMatch(/^¡Hola!/);
+    expect(previewSentence('en-GB')).toMatch(/^Hello!/);
+    expect(previewSentence('pt-BR')).toMatch(/^Olá!/);
+    expect(previewSentence('de')).toMatch(/^Hello!/);
   });
 });

@@ -129,3 +129,19 @@ export function proposeVoice(models: ModelInfo[], language: string): Voice | nul
   }
   return null;
 }
+
+/** The sentence a voice's preview says, in the voice's language. */
+const SAMPLES: Record<string, string> = {
+  en: 'Hello! This is how I sound when I read to you.',
+  es: '¡Hola! Así sueno cuando te leo en voz alta.',
+  fr: 'Bonjour ! Voici ma voix quand je vous fais la lecture.',
+  hi: 'नमस्ते! जब मैं आपको पढ़कर सुनाती हूँ, तो मेरी आवाज़ ऐसी लगती है।',
+  it: 'Ciao! Ecco come suono quando ti leggo ad alta voce.',
+  pt: 'Olá! É assim que eu soo quando leio para você.',
+  ja: 'こんにちは。これが、あなたに読み聞かせるときの私の声です。',
+  zh: '你好！这就是我为你朗读时的声音。',
+};
+
+export function previewSentence(lang: string): string {
+  return SAMPLES[lang.toLowerCase().split('-')[0]] ?? SAMPLES.en;
+}
