@@ -38,6 +38,9 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// What the WebSocket library itself accepts before we look (so we can answer in words).
 const HARD_FRAME_BYTES: usize = 4 * 1024 * 1024;
 const CLOSE_POLICY_VIOLATION: u16 = 1008;
+/// How often a listener waiting on something the gateway cannot fix (no worker, no Redis) hears
+/// about it again, so that no wait is a silence of more than a few seconds.
+const RETELL: Duration = Duration::from_secs(3);
 const CLOSE_PROTOCOL_ERROR: u16 = 1002;
 const CLOSE_INVALID_DATA: u16 = 1007;
 const CLOSE_TOO_BIG: u16 = 1009;
@@ -153,6 +156,9 @@ enum ServerMessage<'a> {
         /// While queued: no live worker serves the voice; the job waits for one.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         waiting_for_worker: bool,
+        /// The queue (Redis) is unreachable: the block waits until it is back.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        queue_unreachable: bool,
         model: &'a str,
         voice: &'a str,
     },
@@ -185,10 +191,24 @@ struct Pending {
     /// The place in the queue the listener was last told.
     ahead: Option<u64>,
     /// Whether the listener was told that no live worker serves the voice.
-    told_no_worker: bool,
+    /// When the listener was last told that no live worker serves the voice.
+    told_no_worker: Option<Instant>,
+    /// When the listener was last told that the queue (Redis) is unreachable.
+    told_unreachable: Option<Instant>,
 }
 
 type BlockKey = (Uuid, i64);
+
+/// A block at a cursor whose place may be told: its key, model, voice, hash, the place told
+/// last, and when "no worker" was told last.
+type PlaceToTell = (
+    BlockKey,
+    String,
+    String,
+    String,
+    Option<u64>,
+    Option<Instant>,
+);
 
 /// A block counted against its user's cap that is not waited for after all (cached meanwhile,
 /// or the queue failed): the count goes back when this drops.
@@ -336,6 +356,7 @@ impl Session {
             error,
             ahead: None,
             waiting_for_worker: false,
+            queue_unreachable: false,
             model,
             voice,
         })
@@ -640,7 +661,8 @@ impl Session {
                     .then(|| now + Duration::from_secs(config.synthesis_timeout_secs)),
                 queued_until: now + Duration::from_secs(config.queue_wait_max_secs),
                 ahead: None,
-                told_no_worker: false,
+                told_no_worker: None,
+                told_unreachable: None,
             },
         );
         self.waiting_on
@@ -811,7 +833,7 @@ impl Session {
                     pending.deadline = None;
                     pending.queued_until = Instant::now() + bound;
                     pending.ahead = None;
-                    pending.told_no_worker = false;
+                    pending.told_no_worker = None;
                 }
             } else {
                 self.forget(key, false).await;
@@ -922,7 +944,10 @@ impl Session {
     /// ("queued, 12 ahead"), or that no live worker serves its voice (the job waits for one,
     /// up to `QUEUE_WAIT_MAX_SECS`), when that changed.
     async fn tell_places(&mut self) {
-        let waiting: Vec<(BlockKey, String, String, String, Option<u64>, bool)> = self
+        if !self.tell_unreachable().await {
+            return;
+        }
+        let waiting: Vec<PlaceToTell> = self
             .cursors
             .iter()
             .map(|(document, cursor)| (*document, *cursor))
@@ -940,16 +965,23 @@ impl Session {
             })
             .collect();
         let synthesis = Arc::clone(&self.state.synthesis);
+        let now = Instant::now();
         for (key, model, voice, hash, told, told_no_worker) in waiting {
             let served = synthesis.pool.serves(&model, &voice);
+            // Told again every few seconds, so that a long outage is not a silence.
+            let tell = !served && told_no_worker.is_none_or(|at| now - at >= RETELL);
             if let Some(pending) = self.pending.get_mut(&key) {
-                pending.told_no_worker = !served;
-                if !served {
+                if served {
+                    pending.told_no_worker = None;
+                } else {
                     pending.ahead = None; // told again once a worker is back
+                    if tell {
+                        pending.told_no_worker = Some(now);
+                    }
                 }
             }
             if !served {
-                if !told_no_worker {
+                if tell {
                     self.send(&ServerMessage::Status {
                         document_id: key.0,
                         block_idx: key.1,
@@ -959,6 +991,7 @@ impl Session {
                         error: None,
                         ahead: None,
                         waiting_for_worker: true,
+                        queue_unreachable: false,
                         model: &model,
                         voice: &voice,
                     })
@@ -989,11 +1022,59 @@ impl Session {
                 error: None,
                 ahead: Some(ahead),
                 waiting_for_worker: false,
+                queue_unreachable: false,
                 model: &model,
                 voice: &voice,
             })
             .await;
         }
+    }
+
+    /// While the queue (Redis) is unreachable, tells the listener so every few seconds, at the
+    /// block at each cursor, instead of leaving it in silence; false then (places cannot be
+    /// read).
+    async fn tell_unreachable(&mut self) -> bool {
+        let reachable = self.state.synthesis.hub.is_connected();
+        let now = Instant::now();
+        let waiting: Vec<(BlockKey, BlockStatus, String, String)> = self
+            .cursors
+            .iter()
+            .filter_map(|(document, cursor)| {
+                let key = (*document, *cursor);
+                let p = self.pending.get_mut(&key)?;
+                if reachable {
+                    p.told_unreachable = None;
+                    return None;
+                }
+                if p.told_unreachable.is_some_and(|at| now - at < RETELL) {
+                    return None;
+                }
+                p.told_unreachable = Some(now);
+                let status = if p.deadline.is_some() {
+                    BlockStatus::Processing
+                } else {
+                    BlockStatus::Queued
+                };
+                Some((key, status, p.model.clone(), p.voice.clone()))
+            })
+            .collect();
+        for (key, status, model, voice) in waiting {
+            self.send(&ServerMessage::Status {
+                document_id: key.0,
+                block_idx: key.1,
+                status,
+                audio_url: None,
+                duration_ms: None,
+                error: None,
+                ahead: None,
+                waiting_for_worker: false,
+                queue_unreachable: true,
+                model: &model,
+                voice: &voice,
+            })
+            .await;
+        }
+        reachable
     }
 
     /// The socket is gone: queued blocks only this listener wanted are dropped.

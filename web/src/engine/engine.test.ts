@@ -242,6 +242,8 @@ describe('skipped and failed blocks', () => {
     expect(waitingMessage(engine.snapshot())).toContain('waiting for one');
     status(0, 'processing');
     expect(waitingMessage(engine.snapshot())).toBe('Synthesizing…');
+    status(0, 'processing', { queue_unreachable: true });
+    expect(waitingMessage(engine.snapshot())).toContain('queue is unreachable');
   });
 
   it('moves on when a block fails while the player waits for it', () => {

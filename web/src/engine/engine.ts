@@ -52,6 +52,8 @@ export interface BlockAudio {
   ahead?: number;
   /** While queued: no running worker serves the voice; the server keeps the job for one. */
   waitingForWorker?: boolean;
+  /** The synthesis queue is unreachable for now. */
+  queueUnreachable?: boolean;
   /** The generation that last requested it. */
   generation: number;
 }
@@ -76,6 +78,7 @@ export interface EngineSnapshot {
 /** What the listener waits for while the player buffers: its place in the queue when known. */
 export function waitingMessage(snapshot: EngineSnapshot): string {
   const block = snapshot.blocks.get(snapshot.cursor);
+  if (block?.queueUnreachable) return 'The synthesis queue is unreachable — waiting for it…';
   if (block?.state === 'queued' && block.waitingForWorker) {
     return 'No synthesis worker is running for this voice — waiting for one…';
   }
@@ -381,11 +384,16 @@ export class PlaybackEngine {
           state: 'queued',
           ahead: message.ahead ?? undefined,
           waitingForWorker: message.waiting_for_worker === true || undefined,
+          queueUnreachable: message.queue_unreachable === true || undefined,
           generation,
         });
         break;
       case 'processing':
-        this.audio.set(idx, { state: 'processing', generation });
+        this.audio.set(idx, {
+          state: 'processing',
+          queueUnreachable: message.queue_unreachable === true || undefined,
+          generation,
+        });
         break;
       case 'cached':
         if (!message.audio_url) {

@@ -36,6 +36,8 @@ export interface StatusMessage {
   ahead?: number | null;
   /** While queued: no running worker serves the voice; the job waits for one. */
   waiting_for_worker?: boolean;
+  /** The synthesis queue (Redis) is unreachable; the block waits until it is back. */
+  queue_unreachable?: boolean;
   model?: string;
   voice?: string;
 }
