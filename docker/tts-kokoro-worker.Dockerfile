@@ -13,9 +13,11 @@ RUN apt-get update -qq \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+# Folders get one fixed mtime (COPY renews them; see gateway.Dockerfile).
 RUN --mount=type=cache,target=/usr/local/cargo/registry,id=yapit-cargo-registry \
     --mount=type=cache,target=/src/target,id=yapit-target,sharing=locked \
-    cargo build --release --locked -p tts-kokoro-worker --bin tts-kokoro-worker \
+    find . -path ./target -prune -o -type d -exec touch -d @0 {} + \
+ && cargo build --release --locked -p tts-kokoro-worker --bin tts-kokoro-worker \
  && install -D target/release/tts-kokoro-worker /out/tts-kokoro-worker
 
 # ONNX Runtime's shared library from the pinned wheel (the version scripts/setup.sh pins), and the
