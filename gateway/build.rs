@@ -13,6 +13,10 @@ fn main() {
     if from_env.is_none() {
         println!("cargo:rerun-if-changed=../.git/HEAD");
         println!("cargo:rerun-if-changed=../.git/refs/heads");
+    } else {
+        // Any rerun-if-changed turns off cargo's default of rerunning on every change in the
+        // package (rerun-if-env-changed alone does not), which would rebuild the crate each time.
+        println!("cargo:rerun-if-changed=build.rs");
     }
     let commit = from_env
         .or_else(|| {

@@ -30,7 +30,11 @@ KOKORO_THREADS=1
 COOKIE_SECURE=true
 SIGN_IN_PER_MINUTE=100
 PROMETHEUS_PORT=18102
+OPERATOR_TOKEN=operator-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
 EOF
+# The smoke checks read /api/health's details with it.
+OPERATOR_TOKEN=$(sed -n 's/^OPERATOR_TOKEN=//p' "$ENV_FILE")
+export OPERATOR_TOKEN
 export PROD_ENV=$ENV_FILE COMPOSE_PROJECT=$PROJECT
 URL=http://127.0.0.1:18100
 HEAD_COMMIT=$(git rev-parse HEAD)
@@ -199,7 +203,7 @@ step_done "5. make deploy SWARM=1 (smoke included)"
 docker service scale --detach "${STACK}_tts-kokoro=3" >/dev/null
 replicas=0
 for _ in $(seq 1 150); do
-  replicas=$(curl -fsS http://127.0.0.1:18101/api/health 2>/dev/null \
+  replicas=$(curl -fsS -H "authorization: Bearer $OPERATOR_TOKEN" http://127.0.0.1:18101/api/health 2>/dev/null \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["models"]["kokoro"]["replicas"])' 2>/dev/null || echo 0)
   [ "$replicas" -ge 3 ] && break
   sleep 2

@@ -16,8 +16,11 @@ use crate::wav;
 #[derive(Deserialize)]
 struct Health {
     status: String,
-    commit: String,
-    checks: BTreeMap<String, String>,
+    /// The rest only with the operator's token (a gateway that has OPERATOR_TOKEN set shows the
+    /// public nothing but `status`).
+    commit: Option<String>,
+    checks: Option<BTreeMap<String, String>>,
+    #[serde(default)]
     models: BTreeMap<String, ModelHealth>,
     #[serde(default)]
     unserved: BTreeMap<String, BTreeSet<String>>,
@@ -120,12 +123,41 @@ async fn expect(response: Response, want: StatusCode, what: &str) -> Result<Resp
 pub async fn health(
     http: &Client,
     base: &str,
+    operator_token: Option<&str>,
     deployed: &[String],
     min_replicas: u32,
 ) -> Result<((), String)> {
-    let health: Health = json(http, &format!("{base}/api/health")).await?;
-    let broken: Vec<String> = health
-        .checks
+    let url = format!("{base}/api/health");
+    let mut request = http.get(&url);
+    if let Some(token) = operator_token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.with_context(|| format!("GET {url}"))?;
+    let health: Health = expect(response, StatusCode::OK, &url)
+        .await?
+        .json()
+        .await
+        .with_context(|| format!("GET {url}: unexpected body"))?;
+    let (Some(checks), Some(commit)) = (&health.checks, &health.commit) else {
+        ensure!(
+            operator_token.is_none(),
+            "status {}, but the operator token (OPERATOR_TOKEN) shows no details",
+            health.status
+        );
+        ensure!(
+            min_replicas <= 1,
+            "status {}; counting replicas needs the operator token (OPERATOR_TOKEN)",
+            health.status
+        );
+        return Ok((
+            (),
+            format!(
+                "status {} (replicas and unserved voices need OPERATOR_TOKEN)",
+                health.status
+            ),
+        ));
+    };
+    let broken: Vec<String> = checks
         .iter()
         .filter(|(_, state)| state.as_str() != "ok")
         .map(|(name, state)| format!("{name} {state}"))
@@ -172,7 +204,7 @@ pub async fn health(
             "status {}, {}, commit {}",
             health.status,
             replicas.join(", "),
-            short_commit(&health.commit)
+            short_commit(commit)
         ),
     ))
 }

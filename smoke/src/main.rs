@@ -40,6 +40,10 @@ struct Args {
     email: Option<String>,
     #[arg(long, env = "SMOKE_PASSWORD", hide_env_values = true)]
     password: Option<String>,
+    /// The gateway's OPERATOR_TOKEN, which shows /api/health's details (replicas, unserved
+    /// voices); without it the health check sees the status only.
+    #[arg(long, env = "OPERATOR_TOKEN", hide_env_values = true)]
+    operator_token: Option<String>,
     /// How long one block may take from `synthesize` to `cached`, in seconds.
     #[arg(long, default_value_t = 180)]
     synthesis_timeout_secs: u64,
@@ -88,7 +92,14 @@ async fn main() -> std::process::ExitCode {
     let mut report = Report::default();
     report.record(
         "health",
-        checks::health(&http, &base, &args.models, args.expect_replicas).await,
+        checks::health(
+            &http,
+            &base,
+            args.operator_token.as_deref(),
+            &args.models,
+            args.expect_replicas,
+        )
+        .await,
     );
     report.record(
         "version",
