@@ -274,6 +274,18 @@ impl WorkerPool {
     /// A free call slot on the least busy live replica of `model` that serves `voice`, avoiding
     /// the `avoid` addresses while another replica is free.
     pub fn try_acquire(&self, model: &str, voice: Option<&str>, avoid: &[String]) -> Option<Lease> {
+        self.lease(model, voice, avoid, false)
+    }
+
+    /// A free slot, least busy replica first; `exclude` never takes one in `avoid`, otherwise
+    /// those come last.
+    fn lease(
+        &self,
+        model: &str,
+        voice: Option<&str>,
+        avoid: &[String],
+        exclude: bool,
+    ) -> Option<Lease> {
         let mut candidates: Vec<Arc<Replica>> = self
             .snapshot()
             .into_iter()
@@ -281,40 +293,16 @@ impl WorkerPool {
                 r.is_healthy()
                     && r.info.model_slug == model
                     && voice.is_none_or(|v| r.serves(v))
+                    && !(exclude && avoid.contains(&r.address))
                     && r.slots.available_permits() > 0
             })
             .collect();
-        // Most free slots first, then the ones not to avoid.
         candidates.sort_by_key(|r| {
             (
                 avoid.contains(&r.address),
                 std::cmp::Reverse(r.slots.available_permits()),
             )
         });
-        candidates.into_iter().find_map(|replica| {
-            let permit = Arc::clone(&replica.slots).try_acquire_owned().ok()?;
-            Some(Lease {
-                replica,
-                _permit: permit,
-                released: Arc::clone(&self.released),
-            })
-        })
-    }
-
-    /// A slot on a replica not in `avoid`, if one is free now.
-    fn try_acquire_avoiding(&self, model: &str, voice: &str, avoid: &[String]) -> Option<Lease> {
-        let mut candidates: Vec<Arc<Replica>> = self
-            .snapshot()
-            .into_iter()
-            .filter(|r| {
-                r.is_healthy()
-                    && r.info.model_slug == model
-                    && r.serves(voice)
-                    && !avoid.contains(&r.address)
-                    && r.slots.available_permits() > 0
-            })
-            .collect();
-        candidates.sort_by_key(|r| std::cmp::Reverse(r.slots.available_permits()));
         candidates.into_iter().find_map(|replica| {
             let permit = Arc::clone(&replica.slots).try_acquire_owned().ok()?;
             Some(Lease {
@@ -348,12 +336,7 @@ impl WorkerPool {
                     && r.serves(voice)
                     && !avoid.contains(&r.address)
             });
-            let lease = if others {
-                self.try_acquire_avoiding(model, voice, avoid)
-            } else {
-                self.try_acquire(model, Some(voice), avoid)
-            };
-            if let Some(lease) = lease {
+            if let Some(lease) = self.lease(model, Some(voice), avoid, others) {
                 return Some(lease);
             }
             // Busy replicas free up; with none live at all, give the next probe a moment only.
