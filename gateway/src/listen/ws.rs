@@ -199,6 +199,17 @@ struct Pending {
 
 type BlockKey = (Uuid, i64);
 
+/// What a queued block waits for, as its status tells the listener.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WaitsFor {
+    /// Its place in the model's queue: this many jobs go first.
+    Place(u64),
+    /// A live worker for its model and voice.
+    Worker,
+    /// Redis, which holds the queue.
+    Redis,
+}
+
 /// A block at a cursor whose place may be told: its key, model, voice, hash, the place told
 /// last, and when "no worker" was told last.
 type PlaceToTell = (
@@ -357,6 +368,34 @@ impl Session {
             ahead: None,
             waiting_for_worker: false,
             queue_unreachable: false,
+            model,
+            voice,
+        })
+        .await;
+    }
+
+    /// A block still waiting, with what it waits for (its place, a worker, or Redis).
+    async fn waiting(
+        &mut self,
+        (document_id, block_idx): BlockKey,
+        status: BlockStatus,
+        waits_for: WaitsFor,
+        model: &str,
+        voice: &str,
+    ) {
+        self.send(&ServerMessage::Status {
+            document_id,
+            block_idx,
+            status,
+            audio_url: None,
+            duration_ms: None,
+            error: None,
+            ahead: match waits_for {
+                WaitsFor::Place(ahead) => Some(ahead),
+                _ => None,
+            },
+            waiting_for_worker: waits_for == WaitsFor::Worker,
+            queue_unreachable: waits_for == WaitsFor::Redis,
             model,
             voice,
         })
@@ -982,20 +1021,8 @@ impl Session {
             }
             if !served {
                 if tell {
-                    self.send(&ServerMessage::Status {
-                        document_id: key.0,
-                        block_idx: key.1,
-                        status: BlockStatus::Queued,
-                        audio_url: None,
-                        duration_ms: None,
-                        error: None,
-                        ahead: None,
-                        waiting_for_worker: true,
-                        queue_unreachable: false,
-                        model: &model,
-                        voice: &voice,
-                    })
-                    .await;
+                    self.waiting(key, BlockStatus::Queued, WaitsFor::Worker, &model, &voice)
+                        .await;
                 }
                 continue;
             }
@@ -1013,19 +1040,13 @@ impl Session {
             if let Some(pending) = self.pending.get_mut(&key) {
                 pending.ahead = Some(ahead);
             }
-            self.send(&ServerMessage::Status {
-                document_id: key.0,
-                block_idx: key.1,
-                status: BlockStatus::Queued,
-                audio_url: None,
-                duration_ms: None,
-                error: None,
-                ahead: Some(ahead),
-                waiting_for_worker: false,
-                queue_unreachable: false,
-                model: &model,
-                voice: &voice,
-            })
+            self.waiting(
+                key,
+                BlockStatus::Queued,
+                WaitsFor::Place(ahead),
+                &model,
+                &voice,
+            )
             .await;
         }
     }
@@ -1059,20 +1080,8 @@ impl Session {
             })
             .collect();
         for (key, status, model, voice) in waiting {
-            self.send(&ServerMessage::Status {
-                document_id: key.0,
-                block_idx: key.1,
-                status,
-                audio_url: None,
-                duration_ms: None,
-                error: None,
-                ahead: None,
-                waiting_for_worker: false,
-                queue_unreachable: true,
-                model: &model,
-                voice: &voice,
-            })
-            .await;
+            self.waiting(key, status, WaitsFor::Redis, &model, &voice)
+                .await;
         }
         reachable
     }
