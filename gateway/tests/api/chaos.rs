@@ -34,6 +34,26 @@ struct Row {
     peak_rss_mib: Option<u64>,
 }
 
+impl Row {
+    /// A listener's reading of the whole document: its final statuses and longest silence.
+    fn reading_all(
+        scenario: impl Into<String>,
+        finals: &BTreeMap<i64, Value>,
+        longest: Duration,
+        rendered_twice: usize,
+    ) -> Row {
+        Row {
+            scenario: scenario.into(),
+            requested: ALL.len(),
+            cached: count(finals, "cached"),
+            errored: count(finals, "error"),
+            rendered_twice,
+            longest_silence: longest,
+            peak_rss_mib: None,
+        }
+    }
+}
+
 /// Eight sentences, each a block.
 fn document(tag: &str) -> String {
     (0..8)
@@ -111,15 +131,12 @@ async fn worker_crashing_mid_job() -> Row {
     .await;
     let (id, mut listener) = reader(&app, "crash@chaos.example").await;
     let (finals, longest) = read(&mut listener, &id, &ALL).await;
-    Row {
-        scenario: "a worker's stream dies mid-job, every time".into(),
-        requested: ALL.len(),
-        cached: count(&finals, "cached"),
-        errored: count(&finals, "error"),
-        rendered_twice: twice(&[&healthy]),
-        longest_silence: longest,
-        peak_rss_mib: None,
-    }
+    Row::reading_all(
+        "a worker's stream dies mid-job, every time",
+        &finals,
+        longest,
+        twice(&[&healthy]),
+    )
 }
 
 async fn all_workers_down_and_back() -> Row {
@@ -141,15 +158,12 @@ async fn all_workers_down_and_back() -> Row {
     let (finals, longest) = read(&mut listener, &id, &ALL).await;
     let (before, back) = outage.await.unwrap();
     let again = back.texts().iter().filter(|t| before.contains(t)).count();
-    Row {
-        scenario: "every worker down for 4 s, then back".into(),
-        requested: ALL.len(),
-        cached: count(&finals, "cached"),
-        errored: count(&finals, "error"),
-        rendered_twice: again,
-        longest_silence: longest,
-        peak_rss_mib: None,
-    }
+    Row::reading_all(
+        "every worker down for 4 s, then back",
+        &finals,
+        longest,
+        again,
+    )
 }
 
 async fn redis_restart(outage: Duration) -> Row {
@@ -169,15 +183,12 @@ async fn redis_restart(outage: Duration) -> Row {
     });
     let (finals, longest) = read(&mut listener, &id, &ALL).await;
     let _redis = restart.await.unwrap();
-    Row {
-        scenario: format!("Redis down {} s with jobs queued", outage.as_secs()),
-        requested: ALL.len(),
-        cached: count(&finals, "cached"),
-        errored: count(&finals, "error"),
-        rendered_twice: twice(&[&worker]),
-        longest_silence: longest,
-        peak_rss_mib: None,
-    }
+    Row::reading_all(
+        format!("Redis down {} s with jobs queued", outage.as_secs()),
+        &finals,
+        longest,
+        twice(&[&worker]),
+    )
 }
 
 async fn gateway_stopped_with_jobs_queued() -> Row {
@@ -210,15 +221,12 @@ async fn gateway_stopped_with_jobs_queued() -> Row {
         .collect();
     let (more, longest) = read(&mut again, &id, &rest).await;
     finals.extend(more);
-    Row {
-        scenario: format!("gateway stopped with jobs queued (closed {code}), player reconnects"),
-        requested: ALL.len(),
-        cached: count(&finals, "cached"),
-        errored: count(&finals, "error"),
-        rendered_twice: twice(&[&worker]),
-        longest_silence: longest,
-        peak_rss_mib: None,
-    }
+    Row::reading_all(
+        format!("gateway stopped with jobs queued (closed {code}), player reconnects"),
+        &finals,
+        longest,
+        twice(&[&worker]),
+    )
 }
 
 async fn sign_up_flood() -> Row {

@@ -21,24 +21,10 @@ pub struct Gateway {
 
 impl Gateway {
     pub async fn start(shared: &Shared, extra: &[&str]) -> Self {
-        let audio_dir = shared.audio_dir.display().to_string();
         let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
-            .args([
-                "--addr",
-                "127.0.0.1:0",
-                "--database-url",
-                &shared.database_url,
-                "--redis-url",
-                &shared.redis_url,
-                "--redis-prefix",
-                &shared.prefix,
-                "--audio-dir",
-                &audio_dir,
-                "--tts-workers",
-                NO_WORKER,
-                "--log-format",
-                "json",
-            ])
+            .args(["--addr", "127.0.0.1:0"])
+            .args(shared.gateway_flags())
+            .args(["--tts-workers", NO_WORKER, "--log-format", "json"])
             .args(extra)
             .env("RUST_LOG", "warn,gateway::startup=info")
             .stdout(Stdio::piped())

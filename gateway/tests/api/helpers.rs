@@ -34,6 +34,19 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The flags that point a gateway at this state: database, Redis prefix, audio folder.
+    pub fn gateway_flags(&self) -> Vec<String> {
+        [
+            ("--database-url", self.database_url.clone()),
+            ("--redis-url", self.redis_url.clone()),
+            ("--redis-prefix", self.prefix.clone()),
+            ("--audio-dir", self.audio_dir.display().to_string()),
+        ]
+        .into_iter()
+        .flat_map(|(flag, value)| [flag.to_string(), value])
+        .collect()
+    }
+
     pub async fn fresh() -> Self {
         Self {
             database_url: fresh_database().await,
@@ -89,19 +102,10 @@ pub async fn spawn_gateway(shared: Shared, workers: &[&str], extra: &[&str]) -> 
         }
     });
     let workers = workers.join(",");
-    let audio_dir = shared.audio_dir.display().to_string();
-    let mut args = vec![
-        "gateway",
-        "--addr",
-        "127.0.0.1:0",
-        "--database-url",
-        &shared.database_url,
-        "--redis-url",
-        &shared.redis_url,
-        "--redis-prefix",
-        &shared.prefix,
-        "--audio-dir",
-        &audio_dir,
+    let shared_flags = shared.gateway_flags();
+    let mut args = vec!["gateway", "--addr", "127.0.0.1:0"];
+    args.extend(shared_flags.iter().map(String::as_str));
+    args.extend_from_slice(&[
         "--tts-workers",
         &workers,
         "--fetch-timeout-secs",
@@ -110,7 +114,7 @@ pub async fn spawn_gateway(shared: Shared, workers: &[&str], extra: &[&str]) -> 
         &shared.audio_url_key,
         "--operator-token",
         OPERATOR_TOKEN,
-    ];
+    ]);
     if !extra.contains(&"--fetch-allow") {
         args.extend_from_slice(&["--fetch-allow", "127.0.0.1/32"]);
     }
