@@ -36,6 +36,8 @@ struct CatalogueModel {
     slug: String,
     /// Absent in catalogues that predate worker discovery: then assumed available.
     available: Option<bool>,
+    /// The voice a listener hears until they pick one; absent in older catalogues.
+    default_voice: Option<String>,
     voices: Vec<CatalogueVoice>,
 }
 
@@ -132,7 +134,8 @@ impl Gateway {
         format!("{rest}/v1/ws/tts?token={}", percent_encode(&self.token))
     }
 
-    /// The model `slug` and its first available voice, or `voice` when given.
+    /// The model `slug` and `voice` when given, else its default voice (what a new listener
+    /// hears) when a worker serves it, else its first available voice.
     pub async fn voice(&self, slug: &str, voice: Option<&str>) -> Result<Voice> {
         let catalogue: Catalogue = self
             .http
@@ -154,12 +157,18 @@ impl Gateway {
         }
         let voice = match voice {
             Some(v) => v.to_string(),
-            None => model
-                .voices
-                .into_iter()
-                .find(|v| v.available != Some(false))
-                .map(|v| v.slug)
-                .ok_or_else(|| anyhow!("model {slug:?} has no available voice"))?,
+            None => {
+                let available = |v: &CatalogueVoice| v.available != Some(false);
+                let default = model.default_voice.as_deref();
+                model
+                    .voices
+                    .iter()
+                    .filter(|v| available(v))
+                    .find(|v| Some(v.slug.as_str()) == default)
+                    .or_else(|| model.voices.iter().find(|v| available(v)))
+                    .map(|v| v.slug.clone())
+                    .ok_or_else(|| anyhow!("model {slug:?} has no available voice"))?
+            }
         };
         Ok(Voice {
             model: slug.to_string(),
