@@ -59,15 +59,26 @@ impl AudioUrls {
 
     /// A link to the variant `hash`, valid for the configured time from now.
     pub fn sign(&self, hash: &str) -> String {
+        let (expires, sig) = self.signature(hash);
+        format!("/v1/audio/{hash}?expires={expires}&sig={sig}")
+    }
+
+    /// A link to segment `index` of the variant `hash` (one chunk of it, while it is rendered).
+    pub fn sign_segment(&self, hash: &str, index: u32) -> String {
+        let (expires, sig) = self.signature(&segment_name(hash, index));
+        format!("/v1/audio/{hash}/segments/{index}?expires={expires}&sig={sig}")
+    }
+
+    fn signature(&self, name: &str) -> (u64, String) {
         let expires = unix_now() + self.ttl.as_secs();
-        let sig: String = self
-            .mac(hash, expires)
+        let sig = self
+            .mac(name, expires)
             .finalize()
             .into_bytes()
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        format!("/v1/audio/{hash}?expires={expires}&sig={sig}")
+        (expires, sig)
     }
 
     /// Seconds the link stays valid, or why it is refused.
@@ -92,6 +103,11 @@ impl AudioUrls {
         }
         Ok(expires - now)
     }
+}
+
+/// What a segment link signs: never the same as a whole variant's name (that has no slash).
+fn segment_name(hash: &str, index: u32) -> String {
+    format!("{hash}/{index}")
 }
 
 fn unix_now() -> u64 {
@@ -144,6 +160,34 @@ pub async fn get_audio(
         .synthesis
         .store
         .get(&hash)
+        .await
+        .ok_or(ApiError::NotFound("audio"))?;
+    Ok(with_cache_headers(ranged(wav, &headers), &etag, valid_for))
+}
+
+/// `GET /v1/audio/{hash}/segments/{index}?expires=…&sig=…`: one chunk of a block still being
+/// rendered (or just rendered), as WAV, while it is kept; 404 after that (the whole block is
+/// cached by then).
+pub async fn get_segment(
+    State(state): State<Arc<AppState>>,
+    Path((hash, index)): Path<(String, String)>,
+    Query(link): Query<Link>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let index = index.strip_suffix(".wav").unwrap_or(&index);
+    let Ok(index) = index.parse::<u32>() else {
+        return Err(ApiError::NotFound("audio"));
+    };
+    if !is_valid_hash(&hash) {
+        return Err(ApiError::NotFound("audio"));
+    }
+    let name = segment_name(&hash, index);
+    let valid_for = state.audio_urls.check(&name, &link)?;
+    let etag = format!("\"{hash}-{index}\"");
+    let wav = state
+        .synthesis
+        .store
+        .segment(&hash, index)
         .await
         .ok_or(ApiError::NotFound("audio"))?;
     Ok(with_cache_headers(ranged(wav, &headers), &etag, valid_for))
@@ -246,6 +290,17 @@ mod tests {
             sig: None,
         };
         assert!(urls.check(HASH, &unsigned).is_err());
+        let segment = urls.sign_segment(HASH, 3);
+        assert!(segment.starts_with(&format!("/v1/audio/{HASH}/segments/3?")));
+        assert!(urls.check(&segment_name(HASH, 3), &link(&segment)).is_ok());
+        assert!(
+            urls.check(&segment_name(HASH, 4), &link(&segment)).is_err(),
+            "another segment"
+        );
+        assert!(
+            urls.check(HASH, &link(&segment)).is_err(),
+            "a segment's link does not open the whole block"
+        );
         let another_gateway = AudioUrls::new(None, Duration::from_secs(60));
         assert!(another_gateway.check(HASH, &link(&signed)).is_err());
 

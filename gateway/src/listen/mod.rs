@@ -25,6 +25,7 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/v1/ws/tts", get(ws::upgrade))
         .route("/v1/audio/{hash}", get(audio::get_audio))
+        .route("/v1/audio/{hash}/segments/{index}", get(audio::get_segment))
         .route("/v1/audio/speech", post(speech::speech))
         .route("/v1/audio/voices", get(speech::voices))
         .route("/v1/dev/phonemize", post(speech::phonemize))

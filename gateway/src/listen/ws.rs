@@ -123,6 +123,10 @@ enum ClientMessage {
         model: String,
         voice: String,
         speed: Option<f32>,
+        /// The player plays blocks by segment while they are rendered: send a `segment` note
+        /// for each chunk. Without it, only the whole block (`cached`) is announced.
+        #[serde(default)]
+        segments: bool,
     },
     CursorMoved {
         document_id: Uuid,
@@ -159,6 +163,17 @@ enum ServerMessage<'a> {
         /// The queue (Redis) is unreachable: the block waits until it is back.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         queue_unreachable: bool,
+        model: &'a str,
+        voice: &'a str,
+    },
+    /// One chunk of a block still being rendered, playable now; `last` ends the block.
+    Segment {
+        document_id: Uuid,
+        block_idx: i64,
+        index: u32,
+        duration_ms: u64,
+        last: bool,
+        audio_url: String,
         model: &'a str,
         voice: &'a str,
     },
@@ -254,6 +269,8 @@ struct Session {
     pending: HashMap<BlockKey, Pending>,
     waiting_on: HashMap<String, HashSet<BlockKey>>,
     closed: bool,
+    /// The player asked for `segment` notes.
+    segments: bool,
     /// How many of the user's sockets were open before this one: fair share between users.
     rank: u32,
 }
@@ -284,6 +301,7 @@ impl Session {
             pending: HashMap::new(),
             waiting_on: HashMap::new(),
             closed: false,
+            segments: false,
         }
     }
 
@@ -432,7 +450,9 @@ impl Session {
                 model,
                 voice,
                 speed,
+                segments,
             } => {
+                self.segments = segments;
                 self.synthesize(
                     document_id,
                     block_indices,
@@ -837,6 +857,19 @@ impl Session {
         };
         let mut keys: Vec<BlockKey> = keys.iter().copied().collect();
         keys.sort_unstable();
+        if let EventKind::Segment {
+            index,
+            duration_ms,
+            last,
+            ..
+        } = event.kind
+        {
+            if self.segments {
+                self.segment(&keys, &event.hash, index, duration_ms, last)
+                    .await;
+            }
+            return;
+        }
         let (status, audio, duration_ms, error) = match &event.kind {
             EventKind::Processing => (BlockStatus::Processing, None, None, None),
             EventKind::Requeued => (BlockStatus::Queued, None, None, None),
@@ -850,7 +883,7 @@ impl Session {
             EventKind::Unspeakable { reason } => {
                 (BlockStatus::Skipped, None, None, Some(reason.as_str()))
             }
-            EventKind::Enqueued { .. } => return,
+            EventKind::Enqueued { .. } | EventKind::Segment { .. } => return,
         };
         for key in keys {
             let Some(pending) = self.pending.get(&key) else {
@@ -879,6 +912,35 @@ impl Session {
             }
             self.status(key, status, audio, duration_ms, error, &model, &voice)
                 .await;
+        }
+    }
+
+    /// Tells the listener a segment of a block it waits for is playable.
+    async fn segment(
+        &mut self,
+        keys: &[BlockKey],
+        hash: &str,
+        index: u32,
+        duration_ms: u64,
+        last: bool,
+    ) {
+        for &(document_id, block_idx) in keys {
+            let Some(pending) = self.pending.get(&(document_id, block_idx)) else {
+                continue;
+            };
+            let (model, voice) = (pending.model.clone(), pending.voice.clone());
+            let audio_url = self.state.audio_urls.sign_segment(hash, index);
+            self.send(&ServerMessage::Segment {
+                document_id,
+                block_idx,
+                index,
+                duration_ms,
+                last,
+                audio_url,
+                model: &model,
+                voice: &voice,
+            })
+            .await;
         }
     }
 

@@ -146,7 +146,11 @@ async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease
         })
     });
     let started = std::time::Instant::now();
-    let outcome = attempt_all(&synthesis, &job, first).await;
+    let (segments, relayed) = relay_segments(Arc::clone(&synthesis), job.hash.clone());
+    let outcome = attempt_all(&synthesis, &job, first, segments).await;
+    // Every segment is out before the block's completion, so a listener never hears of the
+    // whole block before the pieces it may be playing.
+    let _ = relayed.await;
     drop(renewing);
     let outcome = match outcome {
         Err(Failure::NoWorker(error)) => {
@@ -236,6 +240,52 @@ fn for_listener(error: &WorkerError) -> String {
     }
 }
 
+/// One chunk's audio on its way to the listeners: its index, PCM, sample rate, and whether it
+/// ends the block.
+type SegmentOut = (u32, Vec<u8>, u32, bool);
+
+/// Stores each chunk as a segment and announces it on the events channel, in order, so that
+/// listeners on every gateway can start on a block before it is complete. A segment that cannot
+/// be stored is not announced: its listeners wait for the whole block instead.
+fn relay_segments(
+    synthesis: Arc<Synthesis>,
+    hash: String,
+) -> (
+    tokio::sync::mpsc::UnboundedSender<SegmentOut>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<SegmentOut>();
+    let task = tokio::spawn(async move {
+        let mut broken = false;
+        while let Some((index, pcm, sample_rate, last)) = receiver.recv().await {
+            // A gap would leave a listener stuck before it: after one lost segment, none.
+            if broken {
+                continue;
+            }
+            let wav = wav::from_pcm(&pcm, sample_rate);
+            let duration_ms = wav::duration_ms(wav.len() as u64, sample_rate);
+            if let Err(e) = synthesis.store.put_segment(&hash, index, &wav).await {
+                tracing::debug!(error = %e, index, "cannot keep a segment; listeners wait for the block");
+                broken = true;
+                continue;
+            }
+            let event = Event::new(
+                &hash,
+                EventKind::Segment {
+                    index,
+                    duration_ms,
+                    sample_rate,
+                    last,
+                },
+            );
+            if synthesis.queue.publish(&event).await.is_err() {
+                broken = true;
+            }
+        }
+    });
+    (sender, task)
+}
+
 /// How often a job may go back to the queue because its workers went away.
 const MOST_REQUEUES: u32 = 10;
 
@@ -252,8 +302,12 @@ async fn attempt_all(
     synthesis: &Synthesis,
     job: &JobSpec,
     first: Lease,
+    segments: tokio::sync::mpsc::UnboundedSender<SegmentOut>,
 ) -> Result<(Vec<u8>, u32), Failure> {
     let settings = &synthesis.settings;
+    // Chunks relayed so far, over all tries: a retry renders the same text again and relays
+    // only the chunks past those (the model renders a text the same way every time).
+    let mut relayed: u32 = 0;
     let mut next = Some(first);
     let mut tried: Vec<String> = Vec::new();
     let mut last_error = WorkerError::Unreachable("no worker serves this voice".into());
@@ -275,7 +329,15 @@ async fn attempt_all(
             }
         };
         let replica = Arc::clone(&lease.replica);
-        let call = replica.synthesize(&job.text, &job.voice, job.speed, &job.hash);
+        let mut index: u32 = 0;
+        let mut on_chunk = |pcm: &[u8], sample_rate: u32, last: bool| {
+            if index >= relayed {
+                let _ = segments.send((index, pcm.to_vec(), sample_rate, last));
+                relayed = index + 1;
+            }
+            index += 1;
+        };
+        let call = replica.synthesize(&job.text, &job.voice, job.speed, &job.hash, &mut on_chunk);
         let result = match tokio::time::timeout(settings.call_timeout, call).await {
             Ok(result) => result,
             Err(_) => Err(WorkerError::Timeout(settings.call_timeout)),

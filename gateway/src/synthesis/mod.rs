@@ -58,6 +58,11 @@ impl Keys {
     pub fn model_versions(&self) -> String {
         format!("{}model-versions", self.prefix)
     }
+    /// One rendered chunk of a variant still being synthesized (a segment listeners play
+    /// before the whole block is cached), kept briefly.
+    pub fn segment(&self, hash: &str, index: u32) -> String {
+        format!("{}segment:{hash}:{index}", self.prefix)
+    }
     pub fn events(&self) -> String {
         format!("{}events", self.prefix)
     }
@@ -80,6 +85,15 @@ pub enum EventKind {
     Processing,
     /// The worker rendering it went away and no other was live: it waits in the queue again.
     Requeued,
+    /// The audio of one chunk is in the segment store (for a short while): listeners can play
+    /// it before the block is complete. Segments are numbered from 0 in playing order; the
+    /// `last` one ends the block.
+    Segment {
+        index: u32,
+        duration_ms: u64,
+        sample_rate: u32,
+        last: bool,
+    },
     /// The audio is in the cache.
     Cached { duration_ms: u64 },
     /// It was given up on.

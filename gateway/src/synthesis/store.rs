@@ -70,6 +70,43 @@ impl AudioStore {
     }
 }
 
+/// How long a segment (one chunk of a block still being rendered) stays playable. The whole
+/// block is cached once complete; segments only bridge the seconds before that, for the
+/// listeners waiting then.
+pub const SEGMENT_TTL_SECS: u64 = 600;
+
+impl AudioStore {
+    /// Keeps one chunk of a variant still being rendered, as its own WAV, for
+    /// [`SEGMENT_TTL_SECS`]. In Redis, so a listener on any gateway can fetch it.
+    pub async fn put_segment(
+        &self,
+        hash: &str,
+        index: u32,
+        wav: &[u8],
+    ) -> Result<(), redis::RedisError> {
+        let mut redis = self.redis.clone();
+        redis
+            .set_ex(self.keys.segment(hash, index), wav, SEGMENT_TTL_SECS)
+            .await
+    }
+
+    /// A segment's WAV while it is kept.
+    pub async fn segment(&self, hash: &str, index: u32) -> Option<Bytes> {
+        let mut redis = self.redis.clone();
+        match redis
+            .get::<_, Option<Vec<u8>>>(self.keys.segment(hash, index))
+            .await
+        {
+            Ok(Some(wav)) if !wav.is_empty() => Some(Bytes::from(wav)),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "segment store unreachable");
+                None
+            }
+        }
+    }
+}
+
 /// Content-addressed WAV files under one folder (`ab/abcdef….wav`), kept under a byte budget.
 #[derive(Clone)]
 pub struct ColdStore {

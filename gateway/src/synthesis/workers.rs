@@ -96,14 +96,17 @@ impl Replica {
         (self.info.capacity.max(1) as usize).saturating_sub(self.slots.available_permits())
     }
 
-    /// Renders `text` completely; returns its PCM (s16le mono) and sample rate.
-    #[tracing::instrument(skip(self, text), fields(replica = %self.address, chars = text.chars().count()))]
+    /// Renders `text` completely; returns its PCM (s16le mono) and sample rate. Each chunk's
+    /// audio is also handed to `on_chunk` as it arrives (with whether it is the last), so
+    /// listeners can hear the start of a block before its end is rendered.
+    #[tracing::instrument(skip(self, text, on_chunk), fields(replica = %self.address, chars = text.chars().count()))]
     pub async fn synthesize(
         &self,
         text: &str,
         voice: &str,
         speed: f32,
         request_id: &str,
+        on_chunk: &mut (dyn FnMut(&[u8], u32, bool) + Send),
     ) -> Result<(Vec<u8>, u32), WorkerError> {
         let mut client = self.client.clone();
         let mut stream = client
@@ -117,6 +120,7 @@ impl Replica {
             .into_inner();
         let mut pcm = Vec::new();
         while let Some(chunk) = stream.message().await? {
+            on_chunk(&chunk.pcm, chunk.sample_rate, chunk.last);
             pcm.extend_from_slice(&chunk.pcm);
             if chunk.last {
                 return Ok((pcm, chunk.sample_rate));

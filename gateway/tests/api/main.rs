@@ -12,6 +12,7 @@ mod flood;
 mod helpers;
 mod listener;
 mod queueing;
+mod segments;
 mod speech;
 mod synthesis;
 mod urls;

@@ -101,6 +101,9 @@ pub enum Fault {
     Slow(Duration),
     /// Sends one chunk, then fails as a crashing process's stream would.
     CrashMidStream,
+    /// Sends three chunks with this pause before the second and the third, as a long block
+    /// rendered chunk by chunk.
+    Paced(Duration),
 }
 
 pub struct FakeWorker {
@@ -229,6 +232,17 @@ fn async_stream(fault: Fault, text: String, finished: Arc<Mutex<Vec<String>>>) -
                 if tx.send(Ok(chunk(0, true))).await.is_ok() {
                     finished.lock().unwrap().push(text);
                 }
+            }
+            Fault::Paced(pause) => {
+                for sequence in 0..3 {
+                    if sequence > 0 {
+                        tokio::time::sleep(pause).await;
+                    }
+                    if tx.send(Ok(chunk(sequence, sequence == 2))).await.is_err() {
+                        return;
+                    }
+                }
+                finished.lock().unwrap().push(text);
             }
             Fault::CrashMidStream => {
                 let _ = tx.send(Ok(chunk(0, false))).await;
