@@ -20,7 +20,13 @@ function url(idx: number, voice: Voice = HEART): string {
   return `/v1/audio/${voice.voice}-${idx}`;
 }
 
-function setup(options: { count?: number; unspoken?: number[]; ahead?: number; start?: number } = {}) {
+function segmentUrl(idx: number, index: number): string {
+  return `/v1/audio/af_heart-${idx}/segments/${index}`;
+}
+
+function setup(
+  options: { count?: number; unspoken?: number[]; ahead?: number; start?: number; wholeBlocks?: boolean } = {},
+) {
   const sockets: FakeSocket[] = [];
   const log: PlayLog = [];
   const audios: FakeAudio[] = [];
@@ -40,6 +46,7 @@ function setup(options: { count?: number; unspoken?: number[]; ahead?: number; s
       return audio;
     },
     prefetchAhead: options.ahead ?? 8,
+    wholeBlocks: options.wholeBlocks,
   });
   engine.setVoice(HEART);
   engine.load({ id: DOC, blocks: blocks(options.count ?? 20, options.unspoken) }, options.start ?? 0);
@@ -59,6 +66,18 @@ function setup(options: { count?: number; unspoken?: number[]; ahead?: number; s
       ...extra,
     });
   const cache = (...indices: number[]) => indices.forEach((idx) => status(idx, 'cached'));
+  const segment = (idx: number, index: number, last = false, durationMs = 1_500) =>
+    socket().serverSend({
+      type: 'segment',
+      document_id: DOC,
+      block_idx: idx,
+      index,
+      duration_ms: durationMs,
+      last,
+      audio_url: segmentUrl(idx, index),
+      model: HEART.model,
+      voice: HEART.voice,
+    });
   /** The element playing now (at most one may be). */
   const playing = () => {
     const active = audios.filter((a) => !a.paused);
@@ -70,7 +89,7 @@ function setup(options: { count?: number; unspoken?: number[]; ahead?: number; s
     if (!audio) throw new Error('nothing is playing');
     audio.dispatch('ended');
   };
-  return { engine, connection, sockets, socket, status, cache, playing, finish, log, audios };
+  return { engine, connection, sockets, socket, status, cache, segment, playing, finish, log, audios };
 }
 
 describe('prefetch window', () => {
@@ -494,5 +513,87 @@ describe('time estimate', () => {
     cache(0);
     engine.seek(1);
     expect(engine.timing()).toEqual({ elapsedMs: 2_000, totalMs: 22_000 });
+  });
+});
+
+describe('segments', () => {
+  it('asks for segments, starts a block on its first one and plays the rest in order', () => {
+    const { engine, socket, status, segment, cache, finish, playing, log } = setup({ count: 3 });
+    expect(socket().sent[0]).toMatchObject({ type: 'synthesize', segments: true });
+    engine.play();
+    status(0, 'processing');
+    expect(log).toEqual([]);
+    segment(0, 0);
+    expect(log).toEqual([segmentUrl(0, 0)]);
+    expect(engine.snapshot().state).toBe('playing');
+    segment(0, 1);
+    segment(0, 2, true);
+    cache(0, 1);
+    finish();
+    expect(playing()?.src).toBe(segmentUrl(0, 1));
+    // The position counts the segments played before.
+    expect(engine.positionSeconds).toBeCloseTo(1.5);
+    finish();
+    expect(playing()?.src).toBe(segmentUrl(0, 2));
+    // The last segment ends the block: on to the next, whole since it is complete.
+    finish();
+    expect(log).toEqual([segmentUrl(0, 0), segmentUrl(0, 1), segmentUrl(0, 2), url(1)]);
+    expect(engine.snapshot().cursor).toBe(1);
+  });
+
+  it('preloads the next segment into the spare element, so the join has no gap', () => {
+    const { engine, segment, audios } = setup({ count: 2 });
+    engine.play();
+    segment(0, 0);
+    segment(0, 1, true);
+    const spare = audios.find((a) => a.paused);
+    expect(spare?.src).toBe(segmentUrl(0, 1));
+  });
+
+  it('says it waits for audio when playback overtakes the rendering, and goes on by itself', () => {
+    const { engine, segment, finish, playing } = setup({ count: 2 });
+    engine.play();
+    segment(0, 0);
+    finish();
+    const waiting = engine.snapshot();
+    expect(waiting.state).toBe('buffering');
+    expect(waiting.waitingForAudio).toBe(true);
+    expect(waitingMessage(waiting)).toBe('Waiting for audio…');
+    expect(waiting.cursor).toBe(0);
+    segment(0, 1, true);
+    expect(playing()?.src).toBe(segmentUrl(0, 1));
+    expect(engine.snapshot().waitingForAudio).toBe(false);
+  });
+
+  it('plays the whole block from where it stopped when the next segment never came', () => {
+    // After a reconnect the server cannot replay the segments it sent before.
+    const { engine, segment, cache, finish, playing } = setup({ count: 2 });
+    engine.play();
+    segment(0, 0, false, 1_200);
+    finish();
+    cache(0);
+    expect(playing()?.src).toBe(url(0));
+    expect(playing()?.currentTime).toBeCloseTo(1.2);
+  });
+
+  it('ignores a repeated segment and one after a gap', () => {
+    const { engine, segment, log } = setup({ count: 2 });
+    segment(0, 1);
+    expect(engine.snapshot().blocks.get(0)?.segments).toBeUndefined();
+    segment(0, 0);
+    segment(0, 0);
+    expect(engine.snapshot().blocks.get(0)?.segments).toHaveLength(1);
+    engine.play();
+    expect(log).toEqual([segmentUrl(0, 0)]);
+  });
+
+  it('whole-block playback neither asks for segments nor plays them', () => {
+    const { engine, socket, segment, cache, log } = setup({ count: 2, wholeBlocks: true });
+    expect(socket().sent[0]).not.toHaveProperty('segments');
+    engine.play();
+    segment(0, 0);
+    expect(log).toEqual([]);
+    cache(0);
+    expect(log).toEqual([url(0)]);
   });
 });

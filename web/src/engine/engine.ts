@@ -9,7 +9,12 @@
 // them; we re-request them if the cursor comes back).
 
 import type { ConnectionState, SynthesisConnection } from './connection';
-import { MAX_INDICES_PER_MESSAGE, type ServerMessage, type StatusMessage } from './protocol';
+import {
+  MAX_INDICES_PER_MESSAGE,
+  type SegmentMessage,
+  type ServerMessage,
+  type StatusMessage,
+} from './protocol';
 
 /** The audio element, as far as the engine uses it (an `HTMLAudioElement` in the page). */
 export interface AudioLike {
@@ -43,6 +48,14 @@ export interface Voice {
 
 export type BlockState = 'requested' | 'queued' | 'processing' | 'cached' | 'skipped' | 'error';
 
+/** One chunk of a block, playable before the whole block is rendered. */
+export interface Segment {
+  url: string;
+  durationMs: number;
+  /** It ends the block. */
+  last: boolean;
+}
+
 export interface BlockAudio {
   state: BlockState;
   audioUrl?: string;
@@ -56,6 +69,9 @@ export interface BlockAudio {
   queueUnreachable?: boolean;
   /** The generation that last requested it. */
   generation: number;
+  /** While it is rendered: its segments so far, in order from the first (none when the first
+   *  was missed, e.g. after a reconnect: the block then plays whole once cached). */
+  segments?: Segment[];
 }
 
 /** `buffering`: wants to play, waiting for the cursor block's audio. */
@@ -73,6 +89,9 @@ export interface EngineSnapshot {
   connection: ConnectionState;
   /** A message for the listener (a refused message, a blocked autoplay), or null. */
   notice: string | null;
+  /** Playback started and ran ahead of the audio: it waits for the next piece and goes on by
+   *  itself when it comes. */
+  waitingForAudio: boolean;
 }
 
 /** What the listener waits for while the player buffers: its place in the queue when known. */
@@ -85,6 +104,7 @@ export function waitingMessage(snapshot: EngineSnapshot): string {
   if (block?.state === 'queued' && block.ahead !== undefined) {
     return block.ahead === 0 ? 'Queued — next in line…' : `Queued — ${block.ahead} ahead…`;
   }
+  if (snapshot.waitingForAudio) return 'Waiting for audio…';
   if (block?.state === 'processing') return 'Synthesizing…';
   return 'Preparing audio…';
 }
@@ -100,6 +120,9 @@ export interface EngineOptions {
   createAudio: () => AudioLike;
   /** Speakable blocks kept requested ahead of the cursor block. */
   prefetchAhead?: number;
+  /** Play only whole blocks, once each is rendered completely (no segments): how the player
+   *  worked before segments, kept for comparison. */
+  wholeBlocks?: boolean;
 }
 
 export const MIN_RATE = 0.5;
@@ -117,11 +140,25 @@ interface Loaded {
   idx: number;
   url: string;
   token: number;
+  /** The segment of the block it plays, or null for the whole block. */
+  segment: number | null;
+  /** Where in the block the element's audio starts, in ms at 1×. */
+  offsetMs: number;
+}
+
+/** Playback ran out of audio inside block `idx`: it goes on at segment `next` (or the whole
+ *  block from `offsetMs`) when that is there. */
+interface Stalled {
+  idx: number;
+  next: number;
+  offsetMs: number;
 }
 
 export class PlaybackEngine {
   private readonly connection: SynthesisConnection;
   private readonly prefetchAhead: number;
+  private readonly wholeBlocks: boolean;
+  private stalled: Stalled | null = null;
   private readonly slots: [AudioLike, AudioLike];
   /** Which slot plays; the other preloads the next block. */
   private active = 0;
@@ -149,6 +186,7 @@ export class PlaybackEngine {
   constructor(options: EngineOptions) {
     this.connection = options.connection;
     this.prefetchAhead = options.prefetchAhead ?? 8;
+    this.wholeBlocks = options.wholeBlocks ?? false;
     this.slots = [options.createAudio(), options.createAudio()];
     for (const slot of this.slots) {
       slot.preservesPitch = true;
@@ -307,6 +345,7 @@ export class PlaybackEngine {
       blocks: this.blocksView,
       connection: this.connection.state,
       notice: this.notice,
+      waitingForAudio: this.state === 'buffering' && this.stalled !== null,
     };
   }
 
@@ -320,14 +359,19 @@ export class PlaybackEngine {
       if (block.idx < this.cursor) elapsedMs += ms;
     }
     if (this.loaded && this.loaded.idx === this.cursor) {
-      elapsedMs += this.activeSlot.currentTime * 1000;
+      elapsedMs += this.loaded.offsetMs + this.activeSlot.currentTime * 1000;
+    } else if (this.stalled && this.stalled.idx === this.cursor) {
+      elapsedMs += this.stalled.offsetMs;
     }
     return { elapsedMs, totalMs: Math.max(totalMs, elapsedMs) };
   }
 
   /** Seconds into the cursor block's audio. */
   get positionSeconds(): number {
-    return this.loaded && this.loaded.idx === this.cursor ? this.activeSlot.currentTime : 0;
+    if (this.loaded && this.loaded.idx === this.cursor) {
+      return this.loaded.offsetMs / 1000 + this.activeSlot.currentTime;
+    }
+    return this.stalled && this.stalled.idx === this.cursor ? this.stalled.offsetMs / 1000 : 0;
   }
 
   // ---- the socket -----------------------------------------------------------------------
@@ -348,6 +392,10 @@ export class PlaybackEngine {
       return;
     }
     if (!this.doc || message.document_id !== this.doc.id) return;
+    if (message.type === 'segment') {
+      this.onSegment(message);
+      return;
+    }
     if (message.type === 'evicted') {
       for (const idx of message.block_indices) {
         const entry = this.audio.get(idx);
@@ -378,6 +426,8 @@ export class PlaybackEngine {
       this.notice = null;
     }
     const generation = entry?.generation ?? this.generation;
+    // The segments heard so far stay: playback may be inside them.
+    const segments = entry?.segments;
     switch (message.status) {
       case 'queued':
         this.audio.set(idx, {
@@ -386,6 +436,7 @@ export class PlaybackEngine {
           waitingForWorker: message.waiting_for_worker === true || undefined,
           queueUnreachable: message.queue_unreachable === true || undefined,
           generation,
+          segments,
         });
         break;
       case 'processing':
@@ -393,6 +444,7 @@ export class PlaybackEngine {
           state: 'processing',
           queueUnreachable: message.queue_unreachable === true || undefined,
           generation,
+          segments,
         });
         break;
       case 'cached':
@@ -404,6 +456,7 @@ export class PlaybackEngine {
             audioUrl: message.audio_url,
             durationMs: message.duration_ms ?? undefined,
             generation,
+            segments,
           });
         }
         break;
@@ -426,6 +479,35 @@ export class PlaybackEngine {
     }
     // A skipped or failed block leaves the window, so one more block comes into it.
     if (message.status === 'skipped' || message.status === 'error') this.fillWindow();
+    this.emit();
+  }
+
+  /** A piece of a block still being rendered: kept in order (a repeat or one after a gap is
+   *  ignored), and played at once when playback waits for it. */
+  private onSegment(message: SegmentMessage): void {
+    if (this.wholeBlocks) return;
+    if (!this.voice || message.model !== this.voice.model || message.voice !== this.voice.voice) {
+      return;
+    }
+    const idx = message.block_idx;
+    const entry = this.audio.get(idx);
+    if (!entry || !PENDING.has(entry.state)) return;
+    const segments = entry.segments ?? [];
+    if (message.index !== segments.length) return;
+    const segment = { url: message.audio_url, durationMs: message.duration_ms, last: message.last };
+    this.audio.set(idx, {
+      ...entry,
+      state: 'processing',
+      ahead: undefined,
+      waitingForWorker: undefined,
+      segments: [...segments, segment],
+    });
+    this.blocksDirty = true;
+    if (this.state === 'buffering' && idx === this.cursor) {
+      this.startIfReady();
+    } else if (this.state === 'playing') {
+      this.preloadNext();
+    }
     this.emit();
   }
 
@@ -478,6 +560,7 @@ export class PlaybackEngine {
         model: this.voice.model,
         voice: this.voice.voice,
         speed: 1,
+        ...(this.wholeBlocks ? {} : { segments: true }),
       });
     }
   }
@@ -537,19 +620,35 @@ export class PlaybackEngine {
       this.fillWindow();
       return;
     }
-    if (entry?.state === 'cached' && entry.audioUrl) this.startBlock(target, entry.audioUrl);
+    // Inside a block, its next segment keeps the joins as they were; a block started afresh
+    // plays whole when it is complete, else from its first segment.
+    const stalled = this.stalled && this.stalled.idx === target ? this.stalled : null;
+    const next = stalled?.next ?? 0;
+    const segment = entry?.segments?.[next];
+    const whole = entry?.state === 'cached' ? entry.audioUrl : undefined;
+    if (segment && (stalled || !whole)) {
+      this.startAudio(target, segment.url, next, stalled?.offsetMs ?? 0);
+    } else if (whole) {
+      this.startAudio(target, whole, null, stalled?.offsetMs ?? 0);
+    }
   }
 
-  private startBlock(idx: number, url: string): void {
+  /** Plays `url`: the whole block (`segment` null; from `offsetMs` into it) or one segment of
+   *  it that starts `offsetMs` into the block. */
+  private startAudio(idx: number, url: string, segment: number | null, offsetMs: number): void {
     if (this.preloadedUrl === url) {
       this.activeSlot.pause();
       this.active = 1 - this.active;
     } else {
       this.activeSlot.src = url;
     }
+    if (segment === null && offsetMs > 0) this.activeSlot.currentTime = offsetMs / 1000;
     this.preloadedUrl = null;
+    this.stalled = null;
     this.playToken += 1;
-    this.loaded = { idx, url, token: this.playToken };
+    // A segment's audio is the block's from `offsetMs`; the whole block's starts at 0 and is
+    // sought to `offsetMs`.
+    this.loaded = { idx, url, token: this.playToken, segment, offsetMs: segment === null ? 0 : offsetMs };
     this.state = 'playing';
     this.startElement(this.activeSlot, this.loaded);
     this.preloadNext();
@@ -570,22 +669,51 @@ export class PlaybackEngine {
     });
   }
 
-  /** Loads the next playable block's audio into the spare element so it starts without a gap. */
+  /** Loads what plays next (the next segment of this block, or the next playable block's
+   *  audio) into the spare element so it starts without a gap. */
   private preloadNext(): void {
-    if (this.state !== 'playing') return;
-    const next = this.firstPlayable(this.cursor + 1);
-    if (next === null) return;
-    const entry = this.audio.get(next);
-    if (entry?.state !== 'cached' || !entry.audioUrl || this.preloadedUrl === entry.audioUrl) return;
+    if (this.state !== 'playing' || !this.loaded) return;
+    const url = this.nextUrl();
+    if (!url || this.preloadedUrl === url) return;
     const spare = this.spareSlot;
-    spare.src = entry.audioUrl;
+    spare.src = url;
     spare.preload = 'auto';
-    this.preloadedUrl = entry.audioUrl;
+    this.preloadedUrl = url;
+  }
+
+  private nextUrl(): string | null {
+    const loaded = this.loaded;
+    if (!loaded) return null;
+    if (loaded.segment !== null) {
+      const segments = this.audio.get(loaded.idx)?.segments ?? [];
+      if (!segments[loaded.segment]?.last) return segments[loaded.segment + 1]?.url ?? null;
+    }
+    const next = this.firstPlayable(this.cursor + 1);
+    if (next === null) return null;
+    const entry = this.audio.get(next);
+    if (entry?.state === 'cached' && entry.audioUrl) return entry.audioUrl;
+    return entry?.segments?.[0]?.url ?? null;
   }
 
   private onEnded(slot: AudioLike): void {
     if (slot !== this.activeSlot || this.state !== 'playing' || !this.loaded) return;
-    this.advanceFrom(this.loaded.idx);
+    const loaded = this.loaded;
+    const entry = this.audio.get(loaded.idx);
+    const played = loaded.segment === null ? null : entry?.segments?.[loaded.segment];
+    if (loaded.segment === null || !played || played.last) {
+      this.advanceFrom(loaded.idx);
+      return;
+    }
+    // Inside a block rendered piece by piece: on to its next piece, or wait for it.
+    this.stalled = {
+      idx: loaded.idx,
+      next: loaded.segment + 1,
+      offsetMs: loaded.offsetMs + played.durationMs,
+    };
+    this.loaded = null;
+    this.state = 'buffering';
+    this.startIfReady();
+    this.emit();
   }
 
   private onAudioError(slot: AudioLike): void {
@@ -595,6 +723,16 @@ export class PlaybackEngine {
     }
     if (this.state !== 'playing' || !this.loaded) return;
     const idx = this.loaded.idx;
+    const entry = this.audio.get(idx);
+    if (this.loaded.segment !== null && entry?.state === 'cached' && entry.audioUrl) {
+      // A segment no longer kept: the whole block is there, from the same place.
+      this.stalled = { idx, next: Number.MAX_SAFE_INTEGER, offsetMs: this.loaded.offsetMs };
+      this.loaded = null;
+      this.state = 'buffering';
+      this.startIfReady();
+      this.emit();
+      return;
+    }
     if (this.reasked.has(idx)) {
       this.failLoaded('the audio could not be loaded');
       return;
@@ -621,6 +759,7 @@ export class PlaybackEngine {
   /** The block at `idx` is done (played or failed): on to the next, in the same generation. */
   private advanceFrom(idx: number): void {
     this.loaded = null;
+    this.stalled = null;
     this.cursor = idx + 1;
     this.state = 'buffering';
     this.fillWindow();
@@ -632,6 +771,7 @@ export class PlaybackEngine {
     this.playToken += 1;
     for (const slot of this.slots) slot.pause();
     this.loaded = null;
+    this.stalled = null;
     this.preloadedUrl = null;
   }
 

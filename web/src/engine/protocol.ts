@@ -12,6 +12,8 @@ export interface SynthesizeMessage {
   voice: string;
   /** Always 1: speed is applied by the audio element, so every listener shares one cache entry. */
   speed: 1;
+  /** Ask for a `segment` note per rendered chunk, to start a block before it is complete. */
+  segments?: boolean;
 }
 
 export interface CursorMovedMessage {
@@ -42,6 +44,20 @@ export interface StatusMessage {
   voice?: string;
 }
 
+/** One chunk of a block still being rendered, playable now. Numbered from 0 in playing order;
+ *  `last` ends the block. */
+export interface SegmentMessage {
+  type: 'segment';
+  document_id: string;
+  block_idx: number;
+  index: number;
+  duration_ms: number;
+  last: boolean;
+  audio_url: string;
+  model?: string;
+  voice?: string;
+}
+
 /** Queued blocks the server dropped because the cursor moved away from them. */
 export interface EvictedMessage {
   type: 'evicted';
@@ -55,7 +71,7 @@ export interface ErrorMessage {
   error: string;
 }
 
-export type ServerMessage = StatusMessage | EvictedMessage | ErrorMessage;
+export type ServerMessage = StatusMessage | SegmentMessage | EvictedMessage | ErrorMessage;
 
 const STATUSES = new Set<string>(['queued', 'processing', 'cached', 'skipped', 'error']);
 
@@ -77,6 +93,14 @@ export function parseServerMessage(data: unknown): ServerMessage | null {
         typeof message.status === 'string' &&
         STATUSES.has(message.status)
         ? (message as unknown as StatusMessage)
+        : null;
+    case 'segment':
+      return typeof message.document_id === 'string' &&
+        Number.isInteger(message.block_idx) &&
+        Number.isInteger(message.index) &&
+        typeof message.duration_ms === 'number' &&
+        typeof message.audio_url === 'string'
+        ? ({ ...message, last: message.last === true } as unknown as SegmentMessage)
         : null;
     case 'evicted':
       return typeof message.document_id === 'string' &&

@@ -44,4 +44,11 @@ export const remembered = {
     return value && typeof value.model === 'string' && typeof value.voice === 'string' ? value : null;
   },
   setVoice: (voice: Voice) => write('voice', voice),
+  /** Play whole blocks only, once each is rendered (the player before segments; for
+   *  comparison). Set with `?playback=whole` in the address (`?playback=segments` undoes it). */
+  wholeBlocks: (): boolean => {
+    const asked = new URLSearchParams(globalThis.location?.search ?? '').get('playback');
+    if (asked === 'whole' || asked === 'segments') write('wholeBlocks', asked === 'whole');
+    return read<boolean>('wholeBlocks') === true;
+  },
 };

@@ -51,6 +51,7 @@ export function Player({ documentId, onUnauthorized }: { documentId: string; onU
         host.appendChild(audio);
         return audio;
       },
+      wholeBlocks: remembered.wholeBlocks(),
     });
     engineRef.current = engine;
     engine.setRate(remembered.rate());
