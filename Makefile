@@ -14,7 +14,7 @@ KOKORO_THREADS ?= 2
 KOKORO_REPLICAS ?= 2
 export KOKORO_ADDR KOKORO_THREADS KOKORO_REPLICAS
 
-.PHONY: help setup models db redis web build dev test test-web test-compose lint fmt fuzz chaos bench-kokoro bench-gateway bench-scaling bench-g2p clean
+.PHONY: help setup models db redis web build dev test test-web test-compose lint fmt fuzz chaos bench-kokoro bench-gateway bench-scaling bench-g2p bench-listen clean
 .PHONY: prod-build prod-up prod-up-cpu prod-down prod-down-volumes prod-logs prod-ps deploy smoke test-deploy
 
 help:
@@ -28,6 +28,7 @@ help:
 	@echo "make bench-kokoro  Kokoro worker vs kokoro-onnx: real-time factor, first audio, memory"
 	@echo "make bench-gateway the synthesis pipeline under load, beside redis-benchmark and a direct gRPC call"
 	@echo "make bench-scaling Kokoro replicas x threads under simulated listeners: table, plots, capacity rule"
+	@echo "make bench-listen  play click to first sound, and stalls, in Chromium: segments vs whole blocks"
 	@echo ""
 	@echo "Deployment (docs/deploy.md; settings in compose/.env, from compose/.env.example):"
 	@echo "make prod-up-cpu   build if needed and run the stack with Kokoro on CPU (docker compose)"
@@ -105,6 +106,14 @@ bench-gateway: models db redis build
 # "--url https://…" for a running deployment); report and plots in .local/bench-scaling/.
 bench-scaling: models db redis build
 	$(WITH_ORT) scripts/bench-scaling.sh $(BENCH_ARGS)
+
+# What a listener waits for, in headless Chromium against the stack as `make dev` runs it
+# (release binaries, KOKORO_REPLICAS x KOKORO_THREADS): play click to first sound and stall time
+# over BENCH_SECONDS (60) at 1x and 2x, with segments and with whole-block playback; a table.
+# About five minutes once built.
+bench-listen: models db redis
+	$(CARGO) build --release -p gateway -p tts-kokoro-worker --bins
+	$(WITH_ORT) scripts/web.sh bench-listen
 
 # Deployment: scripts/prod.sh does the work (docs/deploy.md). Kokoro's model is baked into its
 # image from models/, so every target that may build depends on `models`.

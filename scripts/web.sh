@@ -6,6 +6,8 @@
 #                               gateway and tts-kokoro-worker, Postgres, Redis and the model)
 #        scripts/web.sh e2e     only the end-to-end test (on the current web/dist)
 #        scripts/web.sh dev     Vite's dev server, proxying the API to GATEWAY_URL (:8000)
+#        scripts/web.sh bench-listen  first sound and stalls in headless Chromium against the
+#                               stack as `make dev` runs it (release binaries; make bench-listen)
 # Idempotent; installs nothing globally (dependencies go to web/node_modules).
 set -euo pipefail
 cd "$(dirname "$0")/../web"
@@ -69,8 +71,17 @@ case "${1:-build}" in
     deps
     exec node_modules/.bin/vite
     ;;
+  bench-listen)
+    deps
+    build
+    if [ ! -x /usr/bin/chromium ]; then
+      echo "web.sh: /usr/bin/chromium is missing (make setup installs Debian's chromium)" >&2
+      exit 1
+    fi
+    STACK_PROFILE=release node_modules/.bin/vitest run --config vitest.bench-listen.config.ts
+    ;;
   *)
-    echo "usage: $0 build|test|e2e|dev" >&2
+    echo "usage: $0 build|test|e2e|dev|bench-listen" >&2
     exit 2
     ;;
 esac

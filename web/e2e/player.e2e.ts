@@ -293,4 +293,28 @@ describe('single-user mode', () => {
     expect(new URL(page.url()).pathname).toBe('/');
     expect(await page.getByRole('button', { name: 'Sign out' }).count()).toBe(0);
   });
+
+  it('starts a new long passage on its first segment, before the passage is complete', async () => {
+    await page.getByLabel('Text or link').fill(
+      'The cartographer spread the old map across the table and weighed its corners with stones. ' +
+        'Rivers that no longer ran were drawn in faded blue, villages long abandoned still had their names, ' +
+        'and a road that the forest had swallowed a century ago crossed the mountains as if nothing had changed. ' +
+        'She traced it with a finger, slowly, and began to plan the journey north.',
+    );
+    await page.getByRole('button', { name: 'Add and listen' }).click();
+    await page.waitForURL(/\/d\/[0-9a-f-]+$/);
+    await page.getByRole('button', { name: 'Play', exact: true }).click();
+    await waitForPlaybackPast(page, 0.2);
+    // The passage is rendered piece by piece: the first piece plays while the rest is made.
+    expect((await playingAudio(page))?.src).toMatch(/\/v1\/audio\/[0-9a-f]{64}\/segments\/0\?/);
+    // And the next piece follows on its own.
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll<HTMLAudioElement>('[data-testid="audio-host"] audio')].some(
+          (a) => !a.paused && /\/segments\/1\?/.test(a.src) && a.currentTime > 0,
+        ),
+      undefined,
+      { timeout: 90_000, polling: 100 },
+    );
+  });
 });

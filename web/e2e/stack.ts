@@ -1,6 +1,8 @@
 // Starts the real stack for the end-to-end test and stops it afterwards, also when a test fails
 // or the run is interrupted: Postgres and Redis (project-local, through scripts/), a database of
 // its own, the Kokoro worker and the gateway binaries from target/debug, each on a free port.
+// `make bench-listen` runs the same stack as `make dev` does: STACK_PROFILE=release (the release
+// binaries) with KOKORO_REPLICAS workers of KOKORO_THREADS threads each.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -52,10 +54,10 @@ async function freePort(): Promise<number> {
 
 function start(name: string, binary: string, env: NodeJS.ProcessEnv): ChildProcess {
   if (!existsSync(binary)) {
-    throw new Error(`${binary} is missing: build it first with \`cargo build --bins\``);
+    throw new Error(`${binary} is missing: build it first with \`cargo build --bins\` (--release for a bench)`);
   }
   const log = createWriteStream(join(logsDir, `${name}.log`));
-  const child = spawn(binary, name === 'worker' ? ['serve'] : [], {
+  const child = spawn(binary, name.startsWith('worker') ? ['serve'] : [], {
     cwd: repo,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -154,18 +156,25 @@ export default async function setup(project: TestProject) {
     const redisUrl = run(join(repo, 'scripts', 'redis.sh'), ['start']);
     const audioDir = mkdtempSync(join(tmpdir(), 'yapit-e2e-audio-'));
     cleanups.push(() => rmSync(audioDir, { recursive: true, force: true }));
-    const workerPort = await freePort();
+    const profile = process.env.STACK_PROFILE === 'release' ? 'release' : 'debug';
+    // The end-to-end test runs one debug worker; a bench the replicas `make dev` runs.
+    const replicas = profile === 'release' ? Math.max(1, Number(process.env.KOKORO_REPLICAS ?? '2') || 2) : 1;
     const gatewayPort = await freePort();
     const quiet = { RUST_LOG: process.env.RUST_LOG ?? 'info', LOG_FORMAT: 'text' };
 
-    start('worker', join(repo, 'target', 'debug', 'tts-kokoro-worker'), {
-      ...process.env,
-      ...quiet,
-      ORT_DYLIB_PATH: ortLibrary(),
-      KOKORO_ADDR: `127.0.0.1:${workerPort}`,
-      KOKORO_MODEL_DIR: join(repo, 'models'),
-      KOKORO_THREADS: '2',
-    });
+    const workerUrls: string[] = [];
+    for (let i = 0; i < replicas; i += 1) {
+      const workerPort = await freePort();
+      start(i === 0 ? 'worker' : `worker-${i + 1}`, join(repo, 'target', profile, 'tts-kokoro-worker'), {
+        ...process.env,
+        ...quiet,
+        ORT_DYLIB_PATH: ortLibrary(),
+        KOKORO_ADDR: `127.0.0.1:${workerPort}`,
+        KOKORO_MODEL_DIR: join(repo, 'models'),
+        KOKORO_THREADS: process.env.KOKORO_THREADS ?? '2',
+      });
+      workerUrls.push(`http://127.0.0.1:${workerPort}`);
+    }
     const gatewayEnv = {
       ...process.env,
       ...quiet,
@@ -173,12 +182,12 @@ export default async function setup(project: TestProject) {
       DATABASE_URL: databaseUrl,
       REDIS_URL: redisUrl,
       REDIS_PREFIX: `e2e-${randomBytes(4).toString('hex')}:`,
-      TTS_WORKERS: `http://127.0.0.1:${workerPort}`,
+      TTS_WORKERS: workerUrls.join(','),
       AUDIO_DIR: audioDir,
       WEB_DIR: join(web, 'dist'),
       FETCH_ALLOW: '127.0.0.1/32',
     };
-    const gatewayBinary = join(repo, 'target', 'debug', 'gateway');
+    const gatewayBinary = join(repo, 'target', profile, 'gateway');
     start('gateway', gatewayBinary, gatewayEnv);
 
     const baseUrl = `http://127.0.0.1:${gatewayPort}`;
