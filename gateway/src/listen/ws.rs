@@ -183,7 +183,63 @@ enum ServerMessage<'a> {
     },
     Error {
         error: &'a str,
+        /// What kind of refusal, for the player: see [`Code`].
+        code: Code,
+        /// The blocks of the refused message that got no status and will get none (the player
+        /// may ask for them again); empty when the message named none.
+        block_indices: &'a [i64],
     },
+}
+
+/// The kind of a refused message, machine-readable beside the words.
+#[derive(Serialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "snake_case")]
+enum Code {
+    /// Not a message this socket understands (bad JSON, unknown type, a binary frame).
+    InvalidMessage,
+    /// A message with a value that cannot be served (no block, bad speed, unknown voice).
+    InvalidRequest,
+    /// The document is not this user's, or does not exist.
+    NotFound,
+    /// No running worker serves the voice: ask again later.
+    Unserved,
+    /// The socket's or the user's cap on waiting blocks is reached: ask again once some came.
+    QueueFull,
+    /// Redis or the database cannot be reached: ask again in a moment.
+    Unavailable,
+}
+
+/// A refused message: the words, the kind, and the blocks it leaves without a status.
+#[derive(Debug)]
+struct Refusal {
+    code: Code,
+    message: String,
+    block_indices: Vec<i64>,
+}
+
+impl Refusal {
+    fn new(code: Code, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            block_indices: Vec::new(),
+        }
+    }
+
+    /// The refusal concerns these blocks, unless it named its blocks already.
+    fn about(mut self, blocks: &[i64]) -> Self {
+        if self.block_indices.is_empty() {
+            self.block_indices = blocks.to_vec();
+        }
+        self
+    }
+}
+
+/// Values checked by helpers that answer in words only (speed, model and voice).
+impl From<String> for Refusal {
+    fn from(message: String) -> Self {
+        Self::new(Code::InvalidRequest, message)
+    }
 }
 
 /// A document's blocks as this socket needs them.
@@ -362,7 +418,17 @@ impl Session {
     }
 
     async fn say_error(&mut self, error: &str) {
-        self.send(&ServerMessage::Error { error }).await;
+        self.refuse(&Refusal::new(Code::InvalidMessage, error))
+            .await;
+    }
+
+    async fn refuse(&mut self, refusal: &Refusal) {
+        self.send(&ServerMessage::Error {
+            error: &refusal.message,
+            code: refusal.code,
+            block_indices: &refusal.block_indices,
+        })
+        .await;
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -453,6 +519,7 @@ impl Session {
                 segments,
             } => {
                 self.segments = segments;
+                let all = block_indices.clone();
                 self.synthesize(
                     document_id,
                     block_indices,
@@ -462,19 +529,20 @@ impl Session {
                     speed.unwrap_or(1.0),
                 )
                 .await
+                .map_err(|refusal| refusal.about(&all))
             }
             ClientMessage::CursorMoved {
                 document_id,
                 cursor,
             } => self.cursor_moved(document_id, cursor).await,
         };
-        if let Err(why) = result {
-            self.say_error(&why).await;
+        if let Err(refusal) = result {
+            self.refuse(&refusal).await;
         }
         Flow::Continue
     }
 
-    async fn document(&mut self, id: Uuid) -> Result<Arc<DocumentBlocks>, String> {
+    async fn document(&mut self, id: Uuid) -> Result<Arc<DocumentBlocks>, Refusal> {
         if let Some(document) = self.documents.get(&id) {
             return Ok(Arc::clone(document));
         }
@@ -487,9 +555,17 @@ impl Session {
         .bind(self.user.id)
         .fetch_all(&self.state.pool)
         .await
-        .map_err(|_| "cannot read the document right now; try again".to_string())?;
+        .map_err(|_| {
+            Refusal::new(
+                Code::Unavailable,
+                "cannot read the document right now; try again",
+            )
+        })?;
         if blocks.is_empty() {
-            return Err(format!("document {id} not found"));
+            return Err(Refusal::new(
+                Code::NotFound,
+                format!("document {id} not found"),
+            ));
         }
         let document = Arc::new(DocumentBlocks { blocks });
         self.documents.insert(id, Arc::clone(&document));
@@ -504,16 +580,18 @@ impl Session {
         model: &str,
         voice: &str,
         speed: f32,
-    ) -> Result<(), String> {
+    ) -> Result<(), Refusal> {
         let max = self.state.config.ws_max_indices;
         if indices.is_empty() {
-            return Err("block_indices is empty: name at least one block".into());
+            return Err("block_indices is empty: name at least one block"
+                .to_string()
+                .into());
         }
         if indices.len() > max {
-            return Err(format!(
+            return Err(Refusal::from(format!(
                 "too many block indices ({}); ask for at most {max} per message",
                 indices.len()
-            ));
+            )));
         }
         synthesis::check_speed(speed)?;
         // A blend is cached and reported under its canonical spelling.
@@ -521,17 +599,17 @@ impl Session {
         let document = self.document(document_id).await?;
         let count = document.blocks.len() as i64;
         if let Some(bad) = indices.iter().find(|&&i| i < 0 || i >= count) {
-            return Err(format!(
+            return Err(Refusal::from(format!(
                 "block {bad} does not exist: document {document_id} has blocks 0 to {}",
                 count - 1
-            ));
+            )));
         }
         if let Some(cursor) = cursor {
             if cursor < 0 || cursor >= count {
-                return Err(format!(
+                return Err(Refusal::from(format!(
                     "cursor {cursor} is outside document {document_id} (blocks 0 to {})",
                     count - 1
-                ));
+                )));
             }
             self.move_cursor(document_id, cursor).await;
         }
@@ -543,7 +621,7 @@ impl Session {
         let (behind, ahead) = self.window();
         let mut outside = Vec::new();
         let mut seen = HashSet::new();
-        for idx in indices {
+        for (i, &idx) in indices.iter().enumerate() {
             if !seen.insert(idx) {
                 continue;
             }
@@ -561,7 +639,9 @@ impl Session {
                 voice,
                 speed,
             )
-            .await?;
+            .await
+            // This block and those after it in the message get no status.
+            .map_err(|refusal| refusal.about(&indices[i..]))?;
         }
         if !outside.is_empty() {
             self.send(&ServerMessage::Evicted {
@@ -583,7 +663,7 @@ impl Session {
         model: &str,
         voice: &str,
         speed: f32,
-    ) -> Result<(), String> {
+    ) -> Result<(), Refusal> {
         if !speakable || text.trim().is_empty() {
             self.status(key, BlockStatus::Skipped, None, None, None, model, voice)
                 .await;
@@ -591,7 +671,7 @@ impl Session {
         }
         let synthesis = Arc::clone(&self.state.synthesis);
         let Some(target) = synthesis.target(&text, model, voice, speed) else {
-            return Err(unserved(model, voice));
+            return Err(Refusal::new(Code::Unserved, unserved(model, voice)));
         };
         if let Some(pending) = self.pending.get(&key) {
             if pending.hash == target.hash {
@@ -616,7 +696,7 @@ impl Session {
             return Ok(());
         }
         if !synthesis.pool.serves(model, voice) {
-            return Err(unserved(model, voice));
+            return Err(Refusal::new(Code::Unserved, unserved(model, voice)));
         }
         if let Err(e) = usage::check_quota(&self.state, self.user.id, text.chars().count()).await {
             let why = e.to_string();
@@ -634,16 +714,22 @@ impl Session {
         }
         let per_socket = self.state.config.ws_max_queued;
         if self.pending.len() >= per_socket {
-            return Err(format!(
-                "this connection already waits for {per_socket} blocks, the most one may; \
-                 ask again for more once some have arrived"
+            return Err(Refusal::new(
+                Code::QueueFull,
+                format!(
+                    "this connection already waits for {per_socket} blocks, the most one may; \
+                     ask again for more once some have arrived"
+                ),
             ));
         }
         let per_user = self.state.config.max_queued_per_user;
         if !self.state.queued_per_user.try_add(self.user.id, per_user) {
-            return Err(format!(
-                "your connections already wait for {per_user} blocks, the most one user may; \
-                 ask again for more once some have arrived"
+            return Err(Refusal::new(
+                Code::QueueFull,
+                format!(
+                    "your connections already wait for {per_user} blocks, the most one user may; \
+                     ask again for more once some have arrived"
+                ),
             ));
         }
         // Counted from here; `track` keeps the count, every other way out gives it back.
@@ -666,7 +752,10 @@ impl Session {
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, "cannot queue a block");
-                "the synthesis queue is unreachable; try again in a moment".to_string()
+                Refusal::new(
+                    Code::Unavailable,
+                    "the synthesis queue is unreachable; try again in a moment",
+                )
             })?;
         match requested {
             Requested::Cached { duration_ms } => {
@@ -771,14 +860,14 @@ impl Session {
         )
     }
 
-    async fn cursor_moved(&mut self, document_id: Uuid, cursor: i64) -> Result<(), String> {
+    async fn cursor_moved(&mut self, document_id: Uuid, cursor: i64) -> Result<(), Refusal> {
         let document = self.document(document_id).await?;
         let count = document.blocks.len() as i64;
         if cursor < 0 || cursor >= count {
-            return Err(format!(
+            return Err(Refusal::from(format!(
                 "cursor {cursor} is outside document {document_id} (blocks 0 to {})",
                 count - 1
-            ));
+            )));
         }
         self.move_cursor(document_id, cursor).await;
         Ok(())

@@ -8,10 +8,18 @@ use tokio_tungstenite::{connect_async, tungstenite::Message};
 use crate::{helpers::spawn_app, listener::Listener, synthesis::STORY, workers::VOICE};
 
 async fn error_for(listener: &mut Listener, frame: Message) -> String {
+    refusal_for(listener, frame).await["error"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The whole error frame: its words, its `code` and the blocks it leaves without a status.
+async fn refusal_for(listener: &mut Listener, frame: Message) -> Value {
     listener.ws.send(frame).await.unwrap();
     let reply: Value = listener.next().await;
     assert_eq!(reply["type"], "error", "{reply}");
-    reply["error"].as_str().unwrap().to_string()
+    reply
 }
 
 fn synthesize(document_id: &str, indices: Value) -> Message {
@@ -41,22 +49,62 @@ async fn bad_frames_get_clear_errors_and_the_socket_stays_open() {
     let mut listener = Listener::connect(&app, &user.token).await;
 
     let text = |s: &str| Message::Text(s.to_string().into());
-    let cases: Vec<(Message, &str)> = vec![
-        (Message::Binary(vec![1, 2, 3].into()), "binary frames"),
-        (text("{not json"), "invalid JSON"),
-        (text(r#"{"type":"dance"}"#), "unknown message type"),
-        (text(r#"{"type":"synthesize"}"#), "missing field"),
-        (synthesize(&id, json!([-1])), "block -1 does not exist"),
+    // The words, the machine-readable code, and the blocks left without a status.
+    let cases: Vec<(Message, &str, &str, Value)> = vec![
+        (
+            Message::Binary(vec![1, 2, 3].into()),
+            "binary frames",
+            "invalid_message",
+            json!([]),
+        ),
+        (
+            text("{not json"),
+            "invalid JSON",
+            "invalid_message",
+            json!([]),
+        ),
+        (
+            text(r#"{"type":"dance"}"#),
+            "unknown message type",
+            "invalid_message",
+            json!([]),
+        ),
+        (
+            text(r#"{"type":"synthesize"}"#),
+            "missing field",
+            "invalid_message",
+            json!([]),
+        ),
+        (
+            synthesize(&id, json!([-1])),
+            "block -1 does not exist",
+            "invalid_request",
+            json!([-1]),
+        ),
         (
             synthesize(&id, json!([99999])),
             "block 99999 does not exist",
+            "invalid_request",
+            json!([99999]),
         ),
-        (synthesize(&id, json!([1e30])), "invalid synthesize message"),
+        (
+            synthesize(&id, json!([1e30])),
+            "invalid synthesize message",
+            "invalid_message",
+            json!([]),
+        ),
         (
             synthesize(&id, json!((0..10_000).collect::<Vec<_>>())),
             "too many block indices",
+            "invalid_request",
+            json!((0..10_000).collect::<Vec<_>>()),
         ),
-        (synthesize(&theirs, json!([0])), "not found"),
+        (
+            synthesize(&theirs, json!([0])),
+            "not found",
+            "not_found",
+            json!([0]),
+        ),
         (
             text(
                 &json!({"type": "synthesize", "document_id": id, "block_indices": [1],
@@ -64,6 +112,8 @@ async fn bad_frames_get_clear_errors_and_the_socket_stays_open() {
                 .to_string(),
             ),
             "unknown voice \"nobody\"",
+            "invalid_request",
+            json!([1]),
         ),
         (
             text(
@@ -72,18 +122,33 @@ async fn bad_frames_get_clear_errors_and_the_socket_stays_open() {
                 .to_string(),
             ),
             "unknown model \"tts-9\"; choose one of: higgs, kokoro",
+            "invalid_request",
+            json!([1]),
         ),
         (
             text(&json!({"type": "cursor_moved", "document_id": id, "cursor": -3}).to_string()),
             "cursor -3 is outside",
+            "invalid_request",
+            json!([]),
+        ),
+        // No worker runs in this test: the blocks from the first one that needs one on get
+        // no status, and the player knows to ask for them again later.
+        (
+            synthesize(&id, json!([0, 1])),
+            "not served by any running worker",
+            "unserved",
+            json!([0, 1]),
         ),
     ];
-    for (frame, expected) in cases {
-        let error = error_for(&mut listener, frame).await;
+    for (frame, expected, code, blocks) in cases {
+        let reply = refusal_for(&mut listener, frame).await;
+        let error = reply["error"].as_str().unwrap();
         assert!(
             error.contains(expected),
             "expected {expected:?} in {error:?}"
         );
+        assert_eq!(reply["code"], code, "{error}");
+        assert_eq!(reply["block_indices"], blocks, "{error}");
     }
     let voice_error = error_for(
         &mut listener,

@@ -489,6 +489,27 @@ describe('the connection', () => {
     expect(engine.snapshot().notice).toBeNull();
   });
 
+  it('drops only the blocks a refusal names, when it names them', () => {
+    const { engine, socket, status } = setup({ count: 20 });
+    engine.play();
+    socket().takeRequested();
+    // Blocks 1 and 2 got their status in the meantime; the refusal concerns 3 on.
+    status(1, 'queued');
+    status(2, 'queued');
+    socket().serverSend({
+      type: 'error',
+      error: 'your connections already wait for 256 blocks',
+      code: 'queue_full',
+      block_indices: [3, 4, 5, 6, 7, 8],
+    });
+    const blocks = engine.snapshot().blocks;
+    expect(blocks.get(0)?.state).toBe('requested');
+    expect([1, 2].map((i) => blocks.get(i)?.state)).toEqual(['queued', 'queued']);
+    expect(blocks.has(3)).toBe(false);
+    vi.advanceTimersByTime(5_000);
+    expect(socket().takeRequested()).toEqual([3, 4, 5, 6, 7, 8]);
+  });
+
   it('closes the socket for good on destroy', () => {
     const { engine, sockets } = setup();
     engine.destroy();

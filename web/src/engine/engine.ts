@@ -388,7 +388,7 @@ export class PlaybackEngine {
 
   private onMessage(message: ServerMessage): void {
     if (message.type === 'error') {
-      this.onRefused(message.error);
+      this.onRefused(message.error, message.block_indices);
       return;
     }
     if (!this.doc || message.document_id !== this.doc.id) return;
@@ -512,13 +512,15 @@ export class PlaybackEngine {
   }
 
   /** The server refused a message: the whole `synthesize` it answers is void from the refused
-   *  block on, and no status will come for those blocks. Requests not yet acknowledged are
-   *  dropped and asked for again later, so a voice whose worker comes back starts playing. */
-  private onRefused(error: string): void {
+   *  block on, and no status will come for those blocks (the server names them; an older server
+   *  did not, and then every request not yet acknowledged is taken for one). They are dropped
+   *  and asked for again later, so a voice whose worker comes back starts playing. */
+  private onRefused(error: string, blocks?: number[]): void {
     this.notice = error;
+    const named = blocks ? new Set(blocks) : null;
     let dropped = false;
     for (const [idx, entry] of this.audio) {
-      if (entry.state === 'requested') {
+      if (entry.state === 'requested' && (!named || named.has(idx))) {
         this.audio.delete(idx);
         dropped = true;
       }

@@ -69,6 +69,11 @@ export interface EvictedMessage {
 export interface ErrorMessage {
   type: 'error';
   error: string;
+  /** What kind of refusal (`invalid_message`, `invalid_request`, `not_found`, `unserved`,
+   *  `queue_full`, `unavailable`), when the server said. */
+  code?: string;
+  /** The blocks of the refused message that get no status (to ask for again), when it said. */
+  block_indices?: number[];
 }
 
 export type ServerMessage = StatusMessage | SegmentMessage | EvictedMessage | ErrorMessage;
@@ -109,7 +114,15 @@ export function parseServerMessage(data: unknown): ServerMessage | null {
         ? (message as unknown as EvictedMessage)
         : null;
     case 'error':
-      return { type: 'error', error: String(message.error ?? 'the server refused a message') };
+      return {
+        type: 'error',
+        error: String(message.error ?? 'the server refused a message'),
+        code: typeof message.code === 'string' ? message.code : undefined,
+        block_indices:
+          Array.isArray(message.block_indices) && message.block_indices.every((i) => Number.isInteger(i))
+            ? (message.block_indices as number[])
+            : undefined,
+      };
     default:
       return null;
   }
