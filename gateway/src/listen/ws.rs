@@ -781,6 +781,9 @@ impl Session {
                 };
                 self.status(key, status, None, None, None, model, voice)
                     .await;
+                if processing && self.segments {
+                    self.catch_up(key, &target).await;
+                }
             }
         }
         Ok(())
@@ -1000,6 +1003,19 @@ impl Session {
                 self.forget(key, false).await;
             }
             self.status(key, status, audio, duration_ms, error, &model, &voice)
+                .await;
+        }
+    }
+
+    /// A listener joining a block while it is rendered hears the segments made so far (later
+    /// ones come as events: it watched the block before joining). A segment told twice, here
+    /// and by its event, is one segment to the player (same index).
+    async fn catch_up(&mut self, key: BlockKey, target: &Target) {
+        let sizes = self.state.synthesis.store.segment_sizes(&target.hash).await;
+        for (index, size) in sizes.into_iter().enumerate() {
+            let duration_ms = synthesis::wav::duration_ms(size, target.sample_rate);
+            // Whether it is the last is not kept; `cached` follows the last one soon anyway.
+            self.segment(&[key], &target.hash, index as u32, duration_ms, false)
                 .await;
         }
     }

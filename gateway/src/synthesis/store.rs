@@ -90,6 +90,20 @@ impl AudioStore {
             .await
     }
 
+    /// The sizes of the segments of `hash` kept now, from the first, in order (for a listener
+    /// who joins a block while it is rendered).
+    pub async fn segment_sizes(&self, hash: &str) -> Vec<u64> {
+        let mut redis = self.redis.clone();
+        let mut sizes = Vec::new();
+        loop {
+            let key = self.keys.segment(hash, sizes.len() as u32);
+            match redis.strlen::<_, u64>(key).await {
+                Ok(len) if len > 0 => sizes.push(len),
+                _ => return sizes,
+            }
+        }
+    }
+
     /// A segment's WAV while it is kept.
     pub async fn segment(&self, hash: &str, index: u32) -> Option<Bytes> {
         let mut redis = self.redis.clone();

@@ -106,6 +106,44 @@ async fn segments_reach_listeners_on_every_gateway_before_the_block_is_complete(
 }
 
 #[tokio::test]
+async fn a_listener_joining_a_block_mid_render_hears_it_from_its_first_segment() {
+    let worker = fake_worker(Fault::Paced(Duration::from_millis(1_500))).await;
+    let app = spawn_gateway(Shared::fresh().await, &[worker.url.as_str()], &[]).await;
+    let user = app.sign_up("late@example.com").await;
+    let id = app
+        .create_text(&user, "A block someone else started.")
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut first = Listener::connect(&app, &user.token).await;
+    ask_with_segments(&mut first, &id).await;
+    loop {
+        let message = first.next().await;
+        if message["type"] == "segment" {
+            break;
+        }
+    }
+    // The first segment is out, the rest not yet: a second listener (a reconnecting player,
+    // say) joins now.
+    let mut late = Listener::connect(&app, &user.token).await;
+    ask_with_segments(&mut late, &id).await;
+    let seen = until_cached(&mut late).await;
+    let mut indices: Vec<u64> = seen
+        .iter()
+        .filter(|m| m["type"] == "segment")
+        .map(|m| m["index"].as_u64().unwrap())
+        .collect();
+    indices.dedup();
+    assert_eq!(
+        indices,
+        [0, 1, 2],
+        "every segment, from the first: {seen:?}"
+    );
+    assert_eq!(worker.calls(), 1);
+}
+
+#[tokio::test]
 async fn a_player_that_did_not_ask_for_segments_hears_only_the_whole_block() {
     let worker = fake_worker(Fault::Paced(Duration::from_millis(200))).await;
     let app = spawn_gateway(Shared::fresh().await, &[worker.url.as_str()], &[]).await;

@@ -597,6 +597,16 @@ describe('segments', () => {
     expect(playing()?.currentTime).toBeCloseTo(1.2);
   });
 
+  it('learns that a segment heard before was the last when it is told again', () => {
+    const { engine, segment, finish, cache, log } = setup({ count: 2 });
+    engine.play();
+    segment(0, 0, false);
+    segment(0, 0, true);
+    cache(1);
+    finish();
+    expect(log).toEqual([segmentUrl(0, 0), url(1)]);
+  });
+
   it('ignores a repeated segment and one after a gap', () => {
     const { engine, segment, log } = setup({ count: 2 });
     segment(0, 1);

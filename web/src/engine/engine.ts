@@ -493,6 +493,14 @@ export class PlaybackEngine {
     const entry = this.audio.get(idx);
     if (!entry || !PENDING.has(entry.state)) return;
     const segments = entry.segments ?? [];
+    const previous = segments[message.index];
+    if (previous && message.index === segments.length - 1 && message.last && !previous.last) {
+      // Told again, now as the last (a late joiner heard it first without knowing).
+      const marked = [...segments.slice(0, -1), { ...previous, last: true }];
+      this.audio.set(idx, { ...entry, segments: marked });
+      this.blocksDirty = true;
+      return;
+    }
     if (message.index !== segments.length) return;
     const segment = { url: message.audio_url, durationMs: message.duration_ms, last: message.last };
     this.audio.set(idx, {
