@@ -10,7 +10,7 @@ use super::{
     Event, EventKind, Synthesis, now_ms,
     queue::{Job, JobSpec},
     wav,
-    workers::{Lease, WorkerError},
+    workers::{Lease, Rendered, WorkerError},
 };
 use crate::usage;
 
@@ -178,12 +178,15 @@ async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease
     )
     .increment(1);
     match outcome {
-        Ok((pcm, sample_rate)) => {
-            let wav = wav::from_pcm(&pcm, sample_rate);
+        Ok(rendered) => {
+            let sample_rate = rendered.sample_rate;
+            let wav = wav::from_pcm(&rendered.pcm, sample_rate);
             let duration_ms = wav::duration_ms(wav.len() as u64, sample_rate);
             if let Err(e) = synthesis.store.cold().put(&job.hash, &wav).await {
                 tracing::error!(error = %e, "cannot write to the cold audio store; hot cache only");
             }
+            // Before listeners hear the block is ready, so its words are there when they ask.
+            synthesis.store.put_words(&job.hash, &rendered.words).await;
             // Counted before listeners hear of it, so a quota check right after sees it.
             if let Ok(user_id) = job.user_id.parse() {
                 let chars = job.text.chars().count() as i64;
@@ -252,7 +255,7 @@ async fn attempt_all(
     synthesis: &Synthesis,
     job: &JobSpec,
     first: Lease,
-) -> Result<(Vec<u8>, u32), Failure> {
+) -> Result<Rendered, Failure> {
     let settings = &synthesis.settings;
     let mut next = Some(first);
     let mut tried: Vec<String> = Vec::new();

@@ -15,5 +15,6 @@ mod queueing;
 mod speech;
 mod synthesis;
 mod urls;
+mod words;
 mod workers;
 mod ws_frames;
