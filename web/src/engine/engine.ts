@@ -145,6 +145,8 @@ export class PlaybackEngine {
   /** Blocks that failed (their synthesis, or loading their audio) and were asked for again,
    *  once each per document and voice. */
   private reasked = new Set<number>();
+  /** Where the next block to start begins, when a word was clicked (seconds into block `idx`). */
+  private startAt: { idx: number; seconds: number } | null = null;
 
   constructor(options: EngineOptions) {
     this.connection = options.connection;
@@ -235,9 +237,18 @@ export class PlaybackEngine {
     else this.play();
   }
 
-  /** Moves to block `idx`; keeps playing if it was (or starts when `play` is set). */
-  seek(idx: number, options: { play?: boolean } = {}): void {
+  /** Moves to block `idx`; keeps playing if it was (or starts when `play` is set). `at`: start
+   *  that many seconds into the block (a clicked word); within the block playing now, the
+   *  audio only jumps there. */
+  seek(idx: number, options: { play?: boolean; at?: number } = {}): void {
     if (!this.doc) return;
+    const at = options.at != null && Number.isFinite(options.at) ? Math.max(0, options.at) : null;
+    if (at !== null && this.loaded?.idx === idx && this.state === 'playing') {
+      this.activeSlot.currentTime = at;
+      this.emit();
+      return;
+    }
+    this.startAt = at === null ? null : { idx: this.clampIndex(idx), seconds: at };
     const wasPlaying = this.state === 'playing' || this.state === 'buffering';
     this.stopAudio();
     this.cancelRetry();
@@ -547,6 +558,8 @@ export class PlaybackEngine {
     } else {
       this.activeSlot.src = url;
     }
+    if (this.startAt?.idx === idx) this.activeSlot.currentTime = this.startAt.seconds;
+    this.startAt = null;
     this.preloadedUrl = null;
     this.playToken += 1;
     this.loaded = { idx, url, token: this.playToken };
