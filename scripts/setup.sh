@@ -46,3 +46,9 @@ ORT_VERSION=1.32.0
 if ! .venv/bin/python -c "import onnxruntime, sys; sys.exit(onnxruntime.__version__ != '$ORT_VERSION')" 2>/dev/null; then
   .venv/bin/pip install -q --disable-pip-version-check "onnxruntime==$ORT_VERSION"
 fi
+# The `onnx` package, for the model fetcher's graph surgery (scripts/fetch_models.py exposes the
+# predicted phoneme durations). Pinned: the timed model's SHA-256 is what this version writes.
+ONNX_VERSION=1.23.2
+if ! .venv/bin/python -c "import onnx, sys; sys.exit(onnx.__version__ != '$ONNX_VERSION')" 2>/dev/null; then
+  .venv/bin/pip install -q --disable-pip-version-check "onnx==$ONNX_VERSION"
+fi

@@ -17,20 +17,37 @@ fn samples(ms: u32) -> usize {
     (SAMPLE_RATE * ms / 1000) as usize
 }
 
+/// A chunk's audio as a listener hears it, and where the model's samples went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shaped {
+    pub samples: Vec<f32>,
+    /// Where the model's sample 0 lands in `samples` (negative when silence was trimmed): its
+    /// sample `i` is at `i + origin`, for word timings.
+    pub origin: i64,
+    /// Samples before the pause, the ones that carry speech.
+    pub voiced: usize,
+}
+
 /// Trims the model's leading and trailing silence, fades both edges and appends `pause_ms` of
 /// silence (scaled by `speed`, as the speech is). The first chunk of a request (`lead_in`)
 /// starts with [`LEAD_IN_MS`] of silence, padded when the model left less.
 pub fn shape_chunk(audio: &[f32], lead_in: bool, pause_ms: u32, speed: f32) -> Vec<f32> {
+    shape(audio, lead_in, pause_ms, speed).samples
+}
+
+/// [`shape_chunk`], telling where the model's samples went.
+pub fn shape(audio: &[f32], lead_in: bool, pause_ms: u32, speed: f32) -> Shaped {
     let keep = samples(KEEP_MS);
     let lead = if lead_in { samples(LEAD_IN_MS) } else { keep };
     let first = audio.iter().position(|s| s.abs() > SILENCE);
     let last = audio.iter().rposition(|s| s.abs() > SILENCE);
-    let (padding, voiced) = match (first, last) {
+    let (padding, cut, voiced) = match (first, last) {
         (Some(first), Some(last)) => (
             lead.saturating_sub(first),
+            first.saturating_sub(lead),
             &audio[first.saturating_sub(lead)..(last + 1 + keep).min(audio.len())],
         ),
-        _ => (0, &[][..]),
+        _ => (0, 0, &[][..]),
     };
     let pause = (samples(pause_ms) as f32 / speed.max(0.1)) as usize;
     let mut out = Vec::with_capacity(padding + voiced.len() + pause);
@@ -43,8 +60,13 @@ pub fn shape_chunk(audio: &[f32], lead_in: bool, pause_ms: u32, speed: f32) -> V
         let end = out.len() - 1 - i;
         out[end] *= gain;
     }
+    let voiced = out.len();
     out.resize(out.len() + pause, 0.0);
-    out
+    Shaped {
+        samples: out,
+        origin: padding as i64 - cut as i64,
+        voiced,
+    }
 }
 
 /// Float samples → 16-bit little-endian PCM, clipped.
@@ -138,6 +160,24 @@ mod tests {
         // A later chunk keeps only the short margin.
         let later = shape_chunk(&audio, false, 0, 1.0);
         assert!(later.iter().position(|s| s.abs() > SILENCE).unwrap() < lead / 2);
+    }
+
+    #[test]
+    fn the_origin_says_where_the_model_samples_went() {
+        let mut audio = vec![0.0; 4_800];
+        audio.extend(tone(2_400));
+        audio.extend(vec![0.0; 4_800]);
+        for lead_in in [false, true] {
+            let shaped = shape(&audio, lead_in, 200, 1.0);
+            let at = |i: usize| (i as i64 + shaped.origin) as usize;
+            // Away from the faded edges, the model's sample i is the shaped sample i + origin.
+            assert_eq!(shaped.samples[at(4_800 + 1_000)], audio[4_800 + 1_000]);
+            assert_eq!(shaped.voiced + samples(200), shaped.samples.len());
+        }
+        // Padding before a sound at the very start moves the origin forward.
+        let mut early = vec![0.0; samples(10)];
+        early.extend(tone(2_400));
+        assert!(shape(&early, true, 0, 1.0).origin > 0);
     }
 
     #[test]

@@ -28,10 +28,12 @@ pub enum ConfigError {
 /// Where the model is and how to run it; shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelArgs {
-    /// Folder holding kokoro-v1.0.onnx, voices/, vocab.json and lexicon/ (`make models`).
+    /// Folder holding kokoro-v1.0-timed.onnx, voices/, vocab.json and lexicon/ (`make models`).
     #[arg(long, env = "KOKORO_MODEL_DIR", default_value = "models")]
     pub model_dir: PathBuf,
-    /// The ONNX model (fp32, fp16 or int8 Kokoro v1.0 export); default MODEL_DIR/kokoro-v1.0.onnx.
+    /// The ONNX model (fp32, fp16 or int8 Kokoro v1.0 export); default
+    /// MODEL_DIR/kokoro-v1.0-timed.onnx, the export with its phoneme durations as a second output
+    /// (`make models`). An export without them works, but its audio carries no word timings.
     #[arg(long, env = "KOKORO_MODEL")]
     pub model: Option<PathBuf>,
     /// Voice packs: a folder of raw `<slug>.bin` packs (510×256 little-endian float32) or an
@@ -88,7 +90,7 @@ impl ModelArgs {
             model: self
                 .model
                 .clone()
-                .unwrap_or_else(|| self.model_dir.join("kokoro-v1.0.onnx")),
+                .unwrap_or_else(|| self.model_dir.join("kokoro-v1.0-timed.onnx")),
             voices: self
                 .voices
                 .clone()

@@ -9,6 +9,7 @@ pub mod model;
 pub mod server;
 pub mod startup;
 pub mod synthesis;
+pub mod words;
 
 /// Log levels unless `RUST_LOG` says otherwise.
 pub const LOG_FILTER: &str = "info,ort=warn";

@@ -92,6 +92,17 @@ impl From<RenderedChunk> for AudioChunk {
             sequence: chunk.sequence,
             last: chunk.last,
             text: chunk.text,
+            words: chunk
+                .words
+                .into_iter()
+                .map(|w| proto::v1::WordTiming {
+                    char_start: w.chars.start as u32,
+                    char_end: w.chars.end as u32,
+                    text: w.text,
+                    start_sample: w.samples.start,
+                    end_sample: w.samples.end,
+                })
+                .collect(),
         }
     }
 }

@@ -24,9 +24,10 @@ use crate::{
     chunking::{self, Boundary, ChunkPlan, TextChunk},
     g2p::{G2p, G2pError, Language},
     model::{
-        self, KokoroSession, MAX_TOKENS, ModelError, ModelFiles, ResolveError, SAMPLE_RATE, Vocab,
-        VocabError, VoiceError, VoicePack, VoiceSet,
+        self, KokoroSession, MAX_TOKENS, ModelError, ModelFiles, ResolveError, SAMPLE_RATE,
+        SAMPLES_PER_FRAME, Vocab, VocabError, VoiceError, VoicePack, VoiceSet,
     },
+    words::{self, WordTiming, WordTokens},
 };
 
 pub const MIN_SPEED: f32 = 0.5;
@@ -120,6 +121,9 @@ pub struct Utterance {
     pub text: String,
     pub phoneme_ids: Vec<i64>,
     pub boundary: Boundary,
+    /// Its written words, placed in the request's text (characters), each with the phoneme ids
+    /// that speak it.
+    pub words: Vec<WordTokens>,
 }
 
 /// Audio for one utterance, as it leaves the engine.
@@ -130,6 +134,10 @@ pub struct RenderedChunk {
     pub text: String,
     pub sequence: u32,
     pub last: bool,
+    /// When each written word of this chunk is spoken: characters of the request's text and
+    /// samples from the start of the request's audio (all chunks before this one included).
+    /// Empty from a model that predicts no durations.
+    pub words: Vec<WordTiming>,
 }
 
 /// Counters that let operators and tests see work done and work saved.
@@ -178,6 +186,7 @@ impl TextFrontend {
             };
             self.prepare_chunk(chunk.clone(), language, following, &mut utterances, 0);
         }
+        place_words(text, &mut utterances);
         utterances
     }
 
@@ -189,9 +198,8 @@ impl TextFrontend {
         out: &mut Vec<Utterance>,
         depth: u32,
     ) {
-        let phoneme_ids =
-            self.vocab
-                .encode(&self.g2p.phonemize_before(&chunk.text, language, following));
+        let phonemized = self.g2p.phonemize_words(&chunk.text, language, following);
+        let phoneme_ids = self.vocab.encode(&phonemized.phonemes);
         if phoneme_ids.iter().all(|&id| is_pause_symbol(id)) {
             return;
         }
@@ -208,11 +216,44 @@ impl TextFrontend {
             self.prepare_chunk(b, language, following, out, depth + 1);
             return;
         }
+        let written = words::written_words(&chunk.text);
+        let owners = words::assign(&written, &phonemized.words, |word| {
+            if language.is_english() {
+                crate::g2p::normalized_words(word)
+            } else {
+                Vec::new()
+            }
+        });
+        let tokens = words::token_ranges(&phonemized.phonemes, &phonemized.words, |c| {
+            self.vocab.knows(c)
+        });
         out.push(Utterance {
             text: chunk.text,
             phoneme_ids,
             boundary: chunk.boundary,
+            words: words::word_tokens(written, &tokens, &owners),
         });
+    }
+}
+
+/// Moves each utterance's written words from characters of its own text to characters of the
+/// request's `text`. The chunker rebuilds a chunk's text with single spaces, so each word is
+/// found in the request after the one before it.
+fn place_words(text: &str, utterances: &mut [Utterance]) {
+    let mut byte = 0;
+    let mut char_at_byte = 0;
+    for utterance in utterances {
+        for entry in &mut utterance.words {
+            let Some(found) = text[byte..].find(entry.word.text.as_str()) else {
+                continue;
+            };
+            char_at_byte += text[byte..byte + found].chars().count();
+            byte += found;
+            let len = entry.word.chars.len();
+            entry.word.chars = char_at_byte..char_at_byte + len;
+            char_at_byte += len;
+            byte += entry.word.text.len();
+        }
     }
 }
 
@@ -523,15 +564,17 @@ fn render(session: &mut KokoroSession, job: Job, stats: &EngineStats) {
             let _ = job.reply.try_send(Err(SynthesisError::ShuttingDown));
         }
     };
+    // Samples of the request's audio sent so far: where this chunk's word timings start.
+    let mut elapsed = 0u64;
     for (sequence, utterance) in job.utterances.iter().enumerate() {
         if job.cancel.is_cancelled() {
             return cancelled(sequence);
         }
         let started = Instant::now();
         let style = job.voice.style_for(utterance.phoneme_ids.len());
-        let samples =
+        let inference =
             match session.infer(&utterance.phoneme_ids, style, job.speed, &job.run_options) {
-                Ok(samples) => samples,
+                Ok(inference) => inference,
                 Err(_) if job.cancel.is_cancelled() => return cancelled(sequence),
                 Err(e) => {
                     tracing::error!(error = %e, "inference failed");
@@ -546,23 +589,47 @@ fn render(session: &mut KokoroSession, job: Job, stats: &EngineStats) {
         } else {
             utterance.boundary.pause_ms()
         };
-        let shaped = audio::shape_chunk(&samples, sequence == 0, pause, job.speed);
+        let shaped = audio::shape(&inference.samples, sequence == 0, pause, job.speed);
+        let words = chunk_words(utterance, &inference.durations, &shaped, elapsed);
+        elapsed += shaped.samples.len() as u64;
         tracing::debug!(
             sequence,
             tokens = utterance.phoneme_ids.len(),
-            audio_ms = shaped.len() as u64 * 1000 / u64::from(SAMPLE_RATE),
+            audio_ms = shaped.samples.len() as u64 * 1000 / u64::from(SAMPLE_RATE),
             synth_ms = started.elapsed().as_millis() as u64,
             "utterance rendered"
         );
         let chunk = RenderedChunk {
-            pcm: audio::to_pcm16(&shaped),
+            pcm: audio::to_pcm16(&shaped.samples),
             text: utterance.text.clone(),
             sequence: sequence as u32,
             last,
+            words,
         };
         if job.reply.blocking_send(Ok(chunk)).is_err() {
             return cancelled(sequence + 1);
         }
     }
     stats.jobs_completed.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The utterance's word timings in the request's audio: the model's times moved as shaping
+/// moved its samples, kept within the voiced part, then after the `elapsed` samples before it.
+fn chunk_words(
+    utterance: &Utterance,
+    durations: &[u32],
+    shaped: &audio::Shaped,
+    elapsed: u64,
+) -> Vec<WordTiming> {
+    let place = |sample: u64| {
+        let at = (sample as i64 + shaped.origin).clamp(0, shaped.voiced as i64) as u64;
+        elapsed + at
+    };
+    words::time_words(&utterance.words, durations, SAMPLES_PER_FRAME as u64)
+        .into_iter()
+        .map(|mut timing| {
+            timing.samples = place(timing.samples.start)..place(timing.samples.end);
+            timing
+        })
+        .collect()
 }

@@ -143,6 +143,63 @@ describe('the web player', () => {
     await page.screenshot({ path: join(shots, 'player-desktop.png') });
   });
 
+  it('lights each word as it is spoken, and a click on a word plays from it', async () => {
+    const spoken = () => page.locator('.block.current').getAttribute('data-spoken-word');
+    await page.waitForSelector('.block.current[data-idx="1"][data-spoken-word]', { timeout: 30_000 });
+    const before = await spoken();
+    // The highlight moves on by itself, forward.
+    await page.waitForFunction(
+      (was) => {
+        const now = document.querySelector('.block.current')?.getAttribute('data-spoken-word');
+        return !!now && now !== was && Number(now.split(':')[0]) > Number(String(was).split(':')[0]);
+      },
+      before,
+      { timeout: 20_000, polling: 50 },
+    );
+    // The Custom Highlight API paints exactly that word of the page's text.
+    const painted = await page.evaluate(() => {
+      const highlight = CSS.highlights.get('spoken-word');
+      return highlight ? [...highlight].map((r) => r.toString()) : [];
+    });
+    expect(painted).toHaveLength(1);
+    expect((await spoken())?.endsWith(`:${painted[0]}`)).toBe(true);
+
+    // Click "Waves", in the middle of the paragraph being read: the audio jumps to it.
+    const { box, start } = await page.evaluate(async () => {
+      const block = document.querySelector<HTMLElement>('.block.current .block-content')!;
+      const walker = document.createTreeWalker(block, NodeFilter.SHOW_TEXT);
+      let rect: DOMRect | null = null;
+      for (let node = walker.nextNode(); node && !rect; node = walker.nextNode()) {
+        const at = node.nodeValue?.indexOf('Waves') ?? -1;
+        if (at >= 0) {
+          const range = document.createRange();
+          range.setStart(node, at);
+          range.setEnd(node, at + 5);
+          rect = range.getBoundingClientRect();
+        }
+      }
+      const audio = [...document.querySelectorAll<HTMLAudioElement>('[data-testid="audio-host"] audio')].find((a) => !a.paused)!;
+      const link = new URL(audio.src);
+      const words = (await (await fetch(`${link.pathname}/words${link.search}`)).json()) as { words: Array<{ word: string; start: number }> };
+      return {
+        box: rect && { x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 },
+        start: words.words.find((w) => w.word === 'Waves')!.start,
+      };
+    });
+    expect(box).not.toBeNull();
+    await page.mouse.click(box!.x, box!.y);
+    await page.waitForFunction(
+      (at) => {
+        const audio = [...document.querySelectorAll<HTMLAudioElement>('[data-testid="audio-host"] audio')].find((a) => !a.paused);
+        return !!audio && audio.currentTime >= at - 0.05 && audio.currentTime < at + 1;
+      },
+      start,
+      { timeout: 5_000, polling: 20 },
+    );
+    expect(await currentBlock(page)).toBe(1);
+    await page.waitForSelector('.block.current[data-spoken-word$=":Waves"]', { timeout: 5_000 });
+  });
+
   it('changes speed, keeping the pitch', async () => {
     await page.locator('select.speed').selectOption('1.5');
     const audio = await playingAudio(page);

@@ -193,6 +193,32 @@ pub async fn get_segment(
     Ok(with_cache_headers(ranged(wav, &headers), &etag, valid_for))
 }
 
+/// `GET /v1/audio/{hash}/words?expires=…&sig=…`: the variant's word timings as JSON
+/// (`{"words": [{word, start_char, end_char, start, end}]}`, seconds from the start of its
+/// audio, characters of its block's text). The audio's own link opens it: the player adds
+/// `/words` to the path. 404 when the audio was made without timings or is no longer cached.
+pub async fn get_words(
+    State(state): State<Arc<AppState>>,
+    Path(hash): Path<String>,
+    Query(link): Query<Link>,
+) -> Result<Response, ApiError> {
+    if !is_valid_hash(&hash) {
+        return Err(ApiError::NotFound("word timings"));
+    }
+    let valid_for = state.audio_urls.check(&hash, &link)?;
+    let words = state
+        .synthesis
+        .store
+        .words(&hash)
+        .await
+        .ok_or(ApiError::NotFound("word timings"))?;
+    let mut response = axum::Json(serde_json::json!({ "words": words })).into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("private, max-age={valid_for}, immutable")) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    Ok(response)
+}
+
 /// Only the listener's own browser may keep the audio, and only while its link is valid; a
 /// shared cache must not hand it to anyone else.
 fn with_cache_headers(mut response: Response, etag: &str, valid_for: u64) -> Response {

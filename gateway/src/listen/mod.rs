@@ -26,9 +26,11 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/ws/tts", get(ws::upgrade))
         .route("/v1/audio/{hash}", get(audio::get_audio))
         .route("/v1/audio/{hash}/segments/{index}", get(audio::get_segment))
+        .route("/v1/audio/{hash}/words", get(audio::get_words))
         .route("/v1/audio/speech", post(speech::speech))
         .route("/v1/audio/voices", get(speech::voices))
         .route("/v1/dev/phonemize", post(speech::phonemize))
+        .route("/v1/dev/captioned_speech", post(speech::captioned))
 }
 
 /// Blocks each user waits for on this gateway's sockets, across all of them, so that one user

@@ -76,6 +76,113 @@ pub async fn speech(
             "response_format {format:?} is not supported; use \"wav\" or \"pcm\" (24 kHz mono 16-bit)"
         )));
     }
+    let (_, waits) = start_pieces(&state, &user, &request).await?;
+    let sample_rate = waits.first().map_or(24_000, |w| w.sample_rate);
+    if request.stream == Some(true) {
+        return Ok(stream(state, waits, format, sample_rate));
+    }
+    let mut pcm = Vec::new();
+    for wait in waits {
+        let wav = finish_piece(&state, wait).await?;
+        pcm.extend_from_slice(&wav[wav::HEADER_LEN.min(wav.len())..]);
+    }
+    Ok(respond(wav::from_pcm(&pcm, sample_rate), format))
+}
+
+/// `POST /v1/dev/captioned_speech`: the speech endpoint's request, answered as Kokoro-FastAPI's
+/// captioned speech is: JSON with the WAV in base64 and when each written word of `input` is
+/// spoken (`timestamps: [{word, start_time, end_time, start_char, end_char}]`, seconds from the
+/// start of the audio, characters of `input`). Not streamed.
+pub async fn captioned(
+    State(state): State<Arc<AppState>>,
+    user: CurrentUser,
+    Json(request): Json<SpeechRequest>,
+) -> Result<Response, ApiError> {
+    use base64::Engine as _;
+    if request
+        .response_format
+        .as_deref()
+        .is_some_and(|f| f != "wav")
+    {
+        return Err(ApiError::BadRequest(
+            "captioned speech is WAV only; leave response_format out or send \"wav\"".into(),
+        ));
+    }
+    if request.stream == Some(true) {
+        return Err(ApiError::BadRequest(
+            "captioned speech is not streamed; leave stream out or send false".into(),
+        ));
+    }
+    let (input, waits) = start_pieces(&state, &user, &request).await?;
+    let sample_rate = waits.first().map_or(24_000, |w| w.sample_rate);
+    let mut pcm = Vec::new();
+    let mut timestamps = Vec::new();
+    let mut placer = CharPlacer::new(&input);
+    for wait in waits {
+        let hash = wait.hash.clone();
+        let offset = (pcm.len() / 2) as f64 / f64::from(sample_rate.max(1));
+        let wav = finish_piece(&state, wait).await?;
+        pcm.extend_from_slice(&wav[wav::HEADER_LEN.min(wav.len())..]);
+        for word in state.synthesis.store.words(&hash).await.unwrap_or_default() {
+            let chars = placer.place(&word.word);
+            timestamps.push(serde_json::json!({
+                "word": word.word,
+                "start_time": round_ms(offset + word.start),
+                "end_time": round_ms(offset + word.end),
+                "start_char": chars.as_ref().map(|c| c.start),
+                "end_char": chars.map(|c| c.end),
+            }));
+        }
+    }
+    let wav = wav::from_pcm(&pcm, sample_rate);
+    Ok(axum::Json(serde_json::json!({
+        "audio": base64::engine::general_purpose::STANDARD.encode(&wav),
+        "audio_format": "wav",
+        "sample_rate": sample_rate,
+        "timestamps": timestamps,
+    }))
+    .into_response())
+}
+
+fn round_ms(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
+}
+
+/// Finds each timed word in the request's text after the one before it: a piece's timings
+/// count characters of the piece, which the parser may have trimmed or joined.
+struct CharPlacer<'a> {
+    text: &'a str,
+    byte: usize,
+    char: usize,
+}
+
+impl<'a> CharPlacer<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            byte: 0,
+            char: 0,
+        }
+    }
+
+    /// Where `word` is next, in characters of the text; `None` when it is not there.
+    fn place(&mut self, word: &str) -> Option<std::ops::Range<usize>> {
+        let found = self.text.get(self.byte..)?.find(word)?;
+        self.char += self.text[self.byte..self.byte + found].chars().count();
+        self.byte += found + word.len();
+        let start = self.char;
+        self.char += word.chars().count();
+        Some(start..self.char)
+    }
+}
+
+/// Checks a speech request and starts each of its pieces: the trimmed input and the waits, in
+/// order.
+async fn start_pieces(
+    state: &Arc<AppState>,
+    user: &CurrentUser,
+    request: &SpeechRequest,
+) -> Result<(String, Vec<PieceWait>), ApiError> {
     let speed = request.speed.unwrap_or(1.0);
     synthesis::check_speed(speed).map_err(ApiError::BadRequest)?;
     let input = request.input.trim();
@@ -103,18 +210,9 @@ pub async fn speech(
     let texts = pieces(input, state.config.max_block_chars);
     let mut waits = Vec::with_capacity(texts.len());
     for (order, text) in texts.iter().enumerate() {
-        waits.push(start_piece(&state, &user, text, model, voice, speed, order as u32).await?);
+        waits.push(start_piece(state, user, text, model, voice, speed, order as u32).await?);
     }
-    let sample_rate = waits.first().map_or(24_000, |w| w.sample_rate);
-    if request.stream == Some(true) {
-        return Ok(stream(state, waits, format, sample_rate));
-    }
-    let mut pcm = Vec::new();
-    for wait in waits {
-        let wav = finish_piece(&state, wait).await?;
-        pcm.extend_from_slice(&wav[wav::HEADER_LEN.min(wav.len())..]);
-    }
-    Ok(respond(wav::from_pcm(&pcm, sample_rate), format))
+    Ok((input.to_string(), waits))
 }
 
 /// The speakable pieces of `input`, each at most `max_chars` long (one piece when it fits).
@@ -139,6 +237,8 @@ fn pieces(input: &str, max_chars: usize) -> Vec<String> {
 
 /// One piece on its way: cached already, or queued with a listener's interest in it.
 struct PieceWait {
+    /// The piece's variant: its audio and word timings in the cache.
+    hash: String,
     sample_rate: u32,
     cached: Option<bytes::Bytes>,
     spec: Option<JobSpec>,
@@ -163,6 +263,7 @@ async fn start_piece(
         .ok_or_else(unserved)?;
     if let Some(wav) = synthesis.store.get(&target.hash).await {
         return Ok(PieceWait {
+            hash: target.hash.clone(),
             sample_rate: target.sample_rate,
             cached: Some(wav),
             spec: None,
@@ -201,6 +302,7 @@ async fn start_piece(
         done: matches!(requested, Requested::Cached { .. }),
     };
     Ok(PieceWait {
+        hash: target.hash.clone(),
         sample_rate: target.sample_rate,
         cached: None,
         rendering: matches!(requested, Requested::Waiting(Enqueued::Processing)),

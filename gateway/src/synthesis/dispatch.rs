@@ -10,7 +10,7 @@ use super::{
     Event, EventKind, Synthesis, now_ms,
     queue::{Job, JobSpec},
     wav,
-    workers::{Lease, WorkerError},
+    workers::{Lease, Rendered, WorkerError},
 };
 use crate::usage;
 
@@ -182,12 +182,15 @@ async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease
     )
     .increment(1);
     match outcome {
-        Ok((pcm, sample_rate)) => {
-            let wav = wav::from_pcm(&pcm, sample_rate);
+        Ok(rendered) => {
+            let sample_rate = rendered.sample_rate;
+            let wav = wav::from_pcm(&rendered.pcm, sample_rate);
             let duration_ms = wav::duration_ms(wav.len() as u64, sample_rate);
             if let Err(e) = synthesis.store.cold().put(&job.hash, &wav).await {
                 tracing::error!(error = %e, "cannot write to the cold audio store; hot cache only");
             }
+            // Before listeners hear the block is ready, so its words are there when they ask.
+            synthesis.store.put_words(&job.hash, &rendered.words).await;
             // Counted before listeners hear of it, so a quota check right after sees it.
             if let Ok(user_id) = job.user_id.parse() {
                 let chars = job.text.chars().count() as i64;
@@ -303,7 +306,7 @@ async fn attempt_all(
     job: &JobSpec,
     first: Lease,
     segments: tokio::sync::mpsc::UnboundedSender<SegmentOut>,
-) -> Result<(Vec<u8>, u32), Failure> {
+) -> Result<Rendered, Failure> {
     let settings = &synthesis.settings;
     // Chunks relayed so far, over all tries: a retry renders the same text again and relays
     // only the chunks past those (the model renders a text the same way every time).

@@ -12,6 +12,7 @@ pub mod queue;
 pub mod store;
 pub mod variant;
 pub mod wav;
+pub mod words;
 pub mod workers;
 
 use std::{
@@ -41,6 +42,10 @@ impl Keys {
     }
     pub fn audio(&self, hash: &str) -> String {
         format!("{}audio:{hash}", self.prefix)
+    }
+    /// The word timings beside `audio(hash)`, as JSON.
+    pub fn words(&self, hash: &str) -> String {
+        format!("{}words:{hash}", self.prefix)
     }
     pub fn job(&self, hash: &str) -> String {
         format!("{}job:{hash}", self.prefix)

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use redis::AsyncCommands;
 use tokio::sync::Mutex;
 
-use super::Keys;
+use super::{Keys, words::WordTiming};
 
 pub struct AudioStore {
     redis: redis::aio::ConnectionManager,
@@ -121,6 +121,47 @@ impl AudioStore {
     }
 }
 
+impl AudioStore {
+    /// Keeps a variant's word timings beside its audio, cold and hot (nothing when there are
+    /// none). Failures are logged: audio without its words still plays, only unhighlighted.
+    pub async fn put_words(&self, hash: &str, words: &[WordTiming]) {
+        if words.is_empty() {
+            return;
+        }
+        let json = match serde_json::to_vec(words) {
+            Ok(json) => json,
+            Err(e) => return tracing::error!(error = %e, "cannot encode word timings"),
+        };
+        if let Err(e) = self.cold.put_words(hash, &json).await {
+            tracing::error!(error = %e, "cannot write word timings to the cold audio store");
+        }
+        let mut redis = self.redis.clone();
+        let stored: Result<(), _> = redis
+            .set_ex(self.keys.words(hash), json, self.hot_ttl_secs)
+            .await;
+        if let Err(e) = stored {
+            tracing::warn!(error = %e, "cannot write word timings to the hot cache");
+        }
+    }
+
+    /// A variant's word timings, hot first; a cold hit is copied back into the hot cache.
+    /// `None` when the audio was made without them or is no longer cached.
+    pub async fn words(&self, hash: &str) -> Option<Vec<WordTiming>> {
+        let mut redis = self.redis.clone();
+        let json = match redis.get::<_, Option<Vec<u8>>>(self.keys.words(hash)).await {
+            Ok(Some(json)) if !json.is_empty() => json,
+            Ok(_) | Err(_) => {
+                let json = self.cold.get_words(hash).await?;
+                let _: Result<(), _> = redis
+                    .set_ex(self.keys.words(hash), json.as_slice(), self.hot_ttl_secs)
+                    .await;
+                json
+            }
+        };
+        serde_json::from_slice(&json).ok()
+    }
+}
+
 /// Content-addressed WAV files under one folder (`ab/abcdef….wav`), kept under a byte budget.
 #[derive(Clone)]
 pub struct ColdStore {
@@ -155,6 +196,27 @@ impl ColdStore {
 
     fn path(&self, hash: &str) -> PathBuf {
         self.inner.root.join(&hash[..2]).join(format!("{hash}.wav"))
+    }
+
+    /// Where a variant's word timings are kept: beside its WAV, evicted with it.
+    fn words_path(&self, hash: &str) -> PathBuf {
+        self.path(hash).with_extension("words.json")
+    }
+
+    /// Writes a variant's word timings atomically. They are small beside the audio (about 60
+    /// bytes a word against 48 kB a second) and are not counted in the budget.
+    pub async fn put_words(&self, hash: &str, json: &[u8]) -> std::io::Result<()> {
+        let path = self.words_path(hash);
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4()));
+        tokio::fs::write(&tmp, json).await?;
+        tokio::fs::rename(&tmp, &path).await
+    }
+
+    pub async fn get_words(&self, hash: &str) -> Option<Vec<u8>> {
+        tokio::fs::read(self.words_path(hash)).await.ok()
     }
 
     pub async fn size(&self, hash: &str) -> Option<u64> {
@@ -203,6 +265,7 @@ impl ColdStore {
                 break;
             }
             if tokio::fs::remove_file(&file.path).await.is_ok() {
+                let _ = tokio::fs::remove_file(file.path.with_extension("words.json")).await;
                 used = used.saturating_sub(file.len);
                 tracing::debug!(path = %file.path.display(), "evicted from the cold audio store");
             }

@@ -27,6 +27,16 @@ use tonic::{
 use super::Keys;
 
 /// What a call to a worker can fail with.
+/// A whole text as a worker rendered it.
+#[derive(Debug)]
+pub struct Rendered {
+    /// s16le mono.
+    pub pcm: Vec<u8>,
+    pub sample_rate: u32,
+    /// Empty from a worker whose model predicts no durations.
+    pub words: Vec<super::words::WordTiming>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
     #[error("the worker refused the request: {0}")]
@@ -96,9 +106,9 @@ impl Replica {
         (self.info.capacity.max(1) as usize).saturating_sub(self.slots.available_permits())
     }
 
-    /// Renders `text` completely; returns its PCM (s16le mono) and sample rate. Each chunk's
-    /// audio is also handed to `on_chunk` as it arrives (with whether it is the last), so
-    /// listeners can hear the start of a block before its end is rendered.
+    /// Renders `text` completely: its PCM (s16le mono), sample rate and word timings. Each
+    /// chunk's audio is also handed to `on_chunk` as it arrives (with whether it is the last),
+    /// so listeners can hear the start of a block before its end is rendered.
     #[tracing::instrument(skip(self, text, on_chunk), fields(replica = %self.address, chars = text.chars().count()))]
     pub async fn synthesize(
         &self,
@@ -107,7 +117,7 @@ impl Replica {
         speed: f32,
         request_id: &str,
         on_chunk: &mut (dyn FnMut(&[u8], u32, bool) + Send),
-    ) -> Result<(Vec<u8>, u32), WorkerError> {
+    ) -> Result<Rendered, WorkerError> {
         let mut client = self.client.clone();
         let mut stream = client
             .synthesize(SynthesizeRequest {
@@ -119,11 +129,17 @@ impl Replica {
             .await?
             .into_inner();
         let mut pcm = Vec::new();
+        let mut words = Vec::new();
         while let Some(chunk) = stream.message().await? {
             on_chunk(&chunk.pcm, chunk.sample_rate, chunk.last);
             pcm.extend_from_slice(&chunk.pcm);
+            words.extend(super::words::from_worker(&chunk.words, chunk.sample_rate));
             if chunk.last {
-                return Ok((pcm, chunk.sample_rate));
+                return Ok(Rendered {
+                    pcm,
+                    sample_rate: chunk.sample_rate,
+                    words,
+                });
             }
         }
         Err(WorkerError::Truncated)

@@ -16,5 +16,6 @@ mod segments;
 mod speech;
 mod synthesis;
 mod urls;
+mod words;
 mod workers;
 mod ws_frames;

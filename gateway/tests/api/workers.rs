@@ -219,6 +219,7 @@ fn async_stream(fault: Fault, text: String, finished: Arc<Mutex<Vec<String>>>) -
             sequence,
             last,
             text: String::new(),
+            words: Vec::new(),
         };
         match fault {
             Fault::None => {

@@ -44,6 +44,11 @@ impl Language {
         })
     }
 
+    /// American or British English: the languages read through misaki's lexicons.
+    pub fn is_english(self) -> bool {
+        matches!(self, Language::AmericanEnglish | Language::BritishEnglish)
+    }
+
     /// The BCP 47 tag the catalogue uses for it.
     pub fn tag(self) -> &'static str {
         match self {

@@ -234,20 +234,93 @@ impl G2p {
         language: Language,
         following: Option<&str>,
     ) -> String {
+        self.phonemize_words(text, language, following).phonemes
+    }
+
+    /// Like [`G2p::phonemize_before`], with the spoken words the phonemes are made of. English
+    /// names each word as normalisation wrote it ("1897" is spoken as "eighteen" and
+    /// "ninety-seven"); the other languages give each space-separated group of phonemes, unnamed.
+    pub fn phonemize_words(
+        &self,
+        text: &str,
+        language: Language,
+        following: Option<&str>,
+    ) -> Phonemized {
         match language {
             Language::AmericanEnglish => english(text, &self.us, following),
             Language::BritishEnglish => english(text, &self.gb, following),
-            Language::Mandarin => in_vocab(&mandarin::phonemize(text)),
-            other => foreign(text, other.espeak_voice()),
+            Language::Mandarin => Phonemized::grouped(in_vocab(&mandarin::phonemize(text))),
+            other => Phonemized::grouped(foreign(text, other.espeak_voice())),
         }
     }
+}
+
+/// Phonemes and the words they speak.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Phonemized {
+    pub phonemes: String,
+    /// In order, each a range of `phonemes` in characters (one character is one model token).
+    pub words: Vec<SpokenWord>,
+}
+
+/// One word as the model says it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpokenWord {
+    /// The word after normalisation ("eighteen"), or empty where the G2P cannot tell.
+    pub text: String,
+    /// Its phonemes: a range of [`Phonemized::phonemes`], in characters.
+    pub phonemes: std::ops::Range<usize>,
+}
+
+impl Phonemized {
+    /// Every run of phonemes between spaces and pause punctuation is a word.
+    fn grouped(phonemes: String) -> Self {
+        let mut words = Vec::new();
+        let mut start = None;
+        let mut count = 0;
+        for (i, c) in phonemes.chars().enumerate() {
+            let sounds =
+                !(c.is_whitespace() || PAUSE_PUNCTUATION.contains(c) || "\"()“”".contains(c));
+            match (sounds, start) {
+                (true, None) => start = Some(i),
+                (false, Some(s)) => {
+                    words.push(SpokenWord {
+                        text: String::new(),
+                        phonemes: s..i,
+                    });
+                    start = None;
+                }
+                _ => {}
+            }
+            count = i + 1;
+        }
+        if let Some(s) = start {
+            words.push(SpokenWord {
+                text: String::new(),
+                phonemes: s..count,
+            });
+        }
+        Self { phonemes, words }
+    }
+}
+
+/// The spoken words of `text` as English normalisation and tokenisation make them, without
+/// their phonemes: what a written word is expected to sound like, for aligning timings.
+pub fn normalized_words(text: &str) -> Vec<String> {
+    tokenize(&normalize(text))
+        .into_iter()
+        .filter_map(|t| match t.kind {
+            TokenKind::Word(word) => Some(word.to_lowercase()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// No English word's reading depends on more than the next word; a few dozen characters of
 /// the following text hold it.
 const LOOKAHEAD_CHARS: usize = 48;
 
-fn english(text: &str, lexicon: &Lexicon, following: Option<&str>) -> String {
+fn english(text: &str, lexicon: &Lexicon, following: Option<&str>) -> Phonemized {
     let tokens = tokenize(&normalize(text));
     let mut phonemes: Vec<Option<String>> = vec![None; tokens.len()];
     // After the last token comes the end of the text, or the first word of what follows it.
@@ -400,9 +473,11 @@ fn in_vocab(phonemes: &str) -> String {
 
 /// Joins token phonemes the way misaki does (punctuation attached, a space where the text had
 /// one), always separating two words, then applies misaki's v1 symbol substitutions and drops
-/// anything outside the model's vocabulary.
-fn assemble(tokens: &[Token], phonemes: &[Option<String>]) -> String {
+/// anything outside the model's vocabulary. Each word's place in the result is kept.
+fn assemble(tokens: &[Token], phonemes: &[Option<String>]) -> Phonemized {
     let mut out = String::new();
+    let mut out_chars = 0;
+    let mut words = Vec::new();
     let mut pending_space = false;
     let mut last_was_word = false;
     for (token, ps) in tokens.iter().zip(phonemes) {
@@ -425,14 +500,26 @@ fn assemble(tokens: &[Token], phonemes: &[Option<String>]) -> String {
             let is_word = matches!(token.kind, TokenKind::Word(_));
             if !out.is_empty() && (pending_space || (is_word && last_was_word)) {
                 out.push(' ');
+                out_chars += 1;
             }
             out.push_str(&ps);
+            let start = out_chars;
+            out_chars += ps.chars().count();
+            if let TokenKind::Word(word) = &token.kind {
+                words.push(SpokenWord {
+                    text: word.to_lowercase(),
+                    phonemes: start..out_chars,
+                });
+            }
             last_was_word = is_word;
             pending_space = false;
         }
         pending_space |= token.space_after;
     }
-    out
+    Phonemized {
+        phonemes: out,
+        words,
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ pub use voices::{
 pub const SAMPLE_RATE: u32 = 24_000;
 /// Phoneme tokens one inference takes: the model's 512-token context less the two pad tokens.
 pub const MAX_TOKENS: usize = 510;
+/// Samples per duration frame: the decoder's hop of 300 samples, upsampled twice.
+pub const SAMPLES_PER_FRAME: usize = 600;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -67,6 +69,20 @@ pub fn runtime(dylib: &Path) -> Result<&'static Environment, ModelError> {
 /// One inference session. It is driven by one OS thread at a time (`run` takes `&mut self`).
 pub struct KokoroSession {
     session: Session,
+    /// The model returns each token's duration (`make models` writes such a file); an
+    /// official export returns audio only.
+    timed: bool,
+}
+
+/// What one inference returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inference {
+    /// Float samples at [`SAMPLE_RATE`].
+    pub samples: Vec<f32>,
+    /// Frames ([`SAMPLES_PER_FRAME`] samples each) of every token in order, the leading and
+    /// trailing pad token included (so `durations[i + 1]` is phoneme id `i`'s); they sum to the
+    /// samples' length. Empty from a model without the `durations` output.
+    pub durations: Vec<u32>,
 }
 
 impl KokoroSession {
@@ -104,7 +120,8 @@ impl KokoroSession {
                 )));
             }
         }
-        let mut loaded = Self { session };
+        let timed = session.outputs().iter().any(|o| o.name() == "durations");
+        let mut loaded = Self { session, timed };
         // ONNX Runtime plans memory and picks kernels on the first run; doing that here keeps
         // it out of the first listener's time to first audio.
         let warm_up = RunOptions::new().map_err(|e| load_error(e.to_string()))?;
@@ -114,15 +131,20 @@ impl KokoroSession {
         Ok(loaded)
     }
 
-    /// Runs the model on one utterance of at most [`MAX_TOKENS`] phoneme ids, returning float
-    /// samples at [`SAMPLE_RATE`]. `run_options` lets another thread terminate the run.
+    /// Whether [`Inference::durations`] is filled.
+    pub fn is_timed(&self) -> bool {
+        self.timed
+    }
+
+    /// Runs the model on one utterance of at most [`MAX_TOKENS`] phoneme ids (more are cut).
+    /// `run_options` lets another thread terminate the run.
     pub fn infer(
         &mut self,
         phoneme_ids: &[i64],
         style: &[f32],
         speed: f32,
         run_options: &RunOptions,
-    ) -> Result<Vec<f32>, ModelError> {
+    ) -> Result<Inference, ModelError> {
         let ids = &phoneme_ids[..phoneme_ids.len().min(MAX_TOKENS)];
         let mut tokens = Vec::with_capacity(ids.len() + 2);
         tokens.push(0);
@@ -140,7 +162,22 @@ impl KokoroSession {
             )
             .map_err(inference)?;
         let (_, samples) = outputs[0].try_extract_tensor::<f32>().map_err(inference)?;
-        Ok(samples.to_vec())
+        let mut durations = Vec::new();
+        if self.timed {
+            let (_, frames) = outputs["durations"]
+                .try_extract_tensor::<i64>()
+                .map_err(inference)?;
+            if frames.len() == ids.len() + 2 {
+                durations = frames
+                    .iter()
+                    .map(|&f| f.clamp(0, i64::from(u32::MAX)) as u32)
+                    .collect();
+            }
+        }
+        Ok(Inference {
+            samples: samples.to_vec(),
+            durations,
+        })
     }
 }
 

@@ -46,6 +46,11 @@ impl Vocab {
         Ok(Self { ids })
     }
 
+    /// Whether `symbol` has an id ([`Vocab::encode`] keeps it).
+    pub fn knows(&self, symbol: char) -> bool {
+        self.ids.contains_key(&symbol)
+    }
+
     /// Phonemes → ids; symbols the model does not know are dropped.
     pub fn encode(&self, phonemes: &str) -> Vec<i64> {
         phonemes

@@ -23,7 +23,7 @@ pub fn models_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../models")))
 }
 
-fn ort_dylib() -> PathBuf {
+pub fn ort_dylib() -> PathBuf {
     std::env::var_os("ORT_DYLIB_PATH")
         .map(PathBuf::from)
         .expect("ORT_DYLIB_PATH must point at libonnxruntime.so; run the tests through `make test`")

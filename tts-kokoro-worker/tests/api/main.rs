@@ -6,3 +6,4 @@ mod helpers;
 mod info;
 mod lifecycle;
 mod synthesize;
+mod words;

@@ -302,6 +302,28 @@ describe('skipped and failed blocks', () => {
 });
 
 describe('seeking', () => {
+  it('starts a clicked word where it is spoken, in the playing block or another', () => {
+    const { engine, cache, playing } = setup({ count: 10 });
+    cache(0, 1, 2);
+    engine.play();
+    const first = playing()!;
+    expect(first.src).toBe(url(0));
+    first.currentTime = 0.4;
+    // A word of the block playing now: the same audio jumps, nothing restarts.
+    engine.seek(0, { play: true, at: 1.25 });
+    expect(playing()).toBe(first);
+    expect(first.currentTime).toBe(1.25);
+    // A word of another block: that block starts at the word.
+    engine.seek(2, { play: true, at: 0.8 });
+    expect(playing()?.src).toBe(url(2));
+    expect(playing()?.currentTime).toBe(0.8);
+    expect(engine.snapshot().cursor).toBe(2);
+    // A block clicked as a whole still starts at its beginning.
+    engine.seek(1, { play: true });
+    expect(playing()?.src).toBe(url(1));
+    expect(playing()?.currentTime).toBe(0);
+  });
+
   it('sends cursor_moved, asks for the new window and forgets old requests outside it', () => {
     const { engine, socket } = setup({ count: 40 });
     socket().takeRequested();

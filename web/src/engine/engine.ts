@@ -182,6 +182,8 @@ export class PlaybackEngine {
   /** Blocks that failed (their synthesis, or loading their audio) and were asked for again,
    *  once each per document and voice. */
   private reasked = new Set<number>();
+  /** Where the next block to start begins, when a word was clicked (seconds into block `idx`). */
+  private startAt: { idx: number; seconds: number } | null = null;
 
   constructor(options: EngineOptions) {
     this.connection = options.connection;
@@ -273,9 +275,18 @@ export class PlaybackEngine {
     else this.play();
   }
 
-  /** Moves to block `idx`; keeps playing if it was (or starts when `play` is set). */
-  seek(idx: number, options: { play?: boolean } = {}): void {
+  /** Moves to block `idx`; keeps playing if it was (or starts when `play` is set). `at`: start
+   *  that many seconds into the block (a clicked word); within the block playing now, the
+   *  audio only jumps there. */
+  seek(idx: number, options: { play?: boolean; at?: number } = {}): void {
     if (!this.doc) return;
+    const at = options.at != null && Number.isFinite(options.at) ? Math.max(0, options.at) : null;
+    if (at !== null && this.loaded?.idx === idx && this.loaded.segment === null && this.state === 'playing') {
+      this.activeSlot.currentTime = at;
+      this.emit();
+      return;
+    }
+    this.startAt = at === null ? null : { idx: this.clampIndex(idx), seconds: at };
     const wasPlaying = this.state === 'playing' || this.state === 'buffering';
     this.stopAudio();
     this.cancelRetry();
@@ -652,6 +663,11 @@ export class PlaybackEngine {
     } else {
       this.activeSlot.src = url;
     }
+    // A click on a word seeks the whole block to it; a segment starts where it starts.
+    if (segment === null && this.startAt?.idx === idx) {
+      offsetMs = this.startAt.seconds * 1000;
+    }
+    this.startAt = null;
     if (segment === null && offsetMs > 0) this.activeSlot.currentTime = offsetMs / 1000;
     this.preloadedUrl = null;
     this.stalled = null;

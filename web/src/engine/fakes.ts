@@ -54,7 +54,7 @@ export class FakeSocket implements SocketLike {
 export type PlayLog = string[];
 
 export class FakeAudio implements AudioLike {
-  src = '';
+  private source = '';
   preload = '';
   playbackRate = 1;
   preservesPitch = false;
@@ -65,6 +65,16 @@ export class FakeAudio implements AudioLike {
   private listeners = new Map<string, Array<() => void>>();
 
   constructor(private readonly log: PlayLog) {}
+
+  get src(): string {
+    return this.source;
+  }
+
+  /** As a real element, a new source starts at its beginning. */
+  set src(value: string) {
+    this.source = value;
+    this.currentTime = 0;
+  }
 
   play(): Promise<void> {
     if (this.rejectNextPlay) {

@@ -10,11 +10,13 @@ interface BlockListProps {
   states: ReadonlyMap<number, BlockAudio>;
   playing: boolean;
   onPick: (idx: number) => void;
+  /** A click on a word of a block: true when it was handled (the player seeks to the word). */
+  onPickWord?: (idx: number, event: MouseEvent) => boolean;
 }
 
 /** The document, one element per block; the cursor block is highlighted and kept in view.
  *  Memoised: the player re-renders on every `timeupdate`, the text only when a block changes. */
-export const BlockList = memo(function BlockList({ blocks, cursor, states, playing, onPick }: BlockListProps) {
+export const BlockList = memo(function BlockList({ blocks, cursor, states, playing, onPick, onPickWord }: BlockListProps) {
   const list = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -32,7 +34,9 @@ export const BlockList = memo(function BlockList({ blocks, cursor, states, playi
     const block = target.closest<HTMLElement>('[data-idx]');
     if (!block || block.dataset.speakable !== 'true') return;
     if (window.getSelection()?.toString()) return; // selecting text is not a click to play
-    onPick(Number(block.dataset.idx));
+    const idx = Number(block.dataset.idx);
+    if (onPickWord?.(idx, event)) return;
+    onPick(idx);
   };
 
   return (

@@ -7,6 +7,7 @@ import { onLinkClick } from '../lib/router';
 import { remembered } from '../lib/storage';
 import { BlockList } from './BlockList';
 import { PlayerBar } from './PlayerBar';
+import { useWordHighlight } from './wordHighlight';
 import { languageName, pickVoice, proposeVoice, sameLanguage, voiceInfo } from './voices';
 
 const RATE_STEP = 0.25;
@@ -104,6 +105,8 @@ export function Player({ documentId, onUnauthorized }: { documentId: string; onU
   }, [snapshot?.connection, onUnauthorized]);
 
   const pickBlock = useCallback((idx: number) => engineRef.current?.seek(idx, { play: true }), []);
+  const blockList = useCallback(() => document.querySelector<HTMLElement>('.blocks'), []);
+  const pickWord = useWordHighlight(engineRef.current, snapshot, blockList);
 
   useMediaSession(doc, snapshot, engineRef);
   useKeyboard(engineRef);
@@ -148,6 +151,7 @@ export function Player({ documentId, onUnauthorized }: { documentId: string; onU
           states={snapshot.blocks}
           playing={snapshot.state === 'playing' || snapshot.state === 'buffering'}
           onPick={pickBlock}
+          onPickWord={pickWord}
         />
       )}
       <div ref={audioHost} class="audio-host" hidden data-testid="audio-host" />
