@@ -18,7 +18,7 @@ use crate::{
     listen::{self, QueuedPerUser, audio::AudioUrls},
     synthesis::{
         AudioStore, ColdStore, EventHub, Keys, Queue, Synthesis, SynthesisSettings, WorkerPool,
-        dispatch,
+        dispatch, queue,
     },
     usage, web,
 };
@@ -133,6 +133,7 @@ impl Application {
         })?;
         let settings = SynthesisSettings {
             call_timeout: Duration::from_secs(config.worker_call_timeout_secs),
+            call_per_char: Duration::from_millis(config.worker_call_ms_per_char),
             max_attempts: config.job_max_attempts,
             lease: Duration::from_millis(config.job_lease_ms),
             hot_ttl_secs: config.audio_hot_ttl_secs,
@@ -147,7 +148,12 @@ impl Application {
         pool_of_workers.probe().await;
         let synthesis = Arc::new(Synthesis {
             pool: pool_of_workers,
-            queue: Arc::new(Queue::new(redis.clone(), keys.clone())),
+            queue: Arc::new(Queue::new(
+                redis.clone(),
+                keys.clone(),
+                uuid::Uuid::new_v4().simple().to_string(),
+                Duration::from_millis(config.gateway_lease_ms),
+            )),
             store: Arc::new(AudioStore::new(
                 redis.clone(),
                 keys.clone(),
@@ -158,6 +164,16 @@ impl Application {
             settings,
         });
         let stop = CancellationToken::new();
+        // Claims of this gateway's listeners count while it lives (and renews its lease).
+        synthesis
+            .queue
+            .set_lease(true)
+            .await
+            .map_err(StartupError::Redis)?;
+        tokio::spawn(queue::keep_lease(
+            Arc::clone(&synthesis.queue),
+            stop.clone(),
+        ));
         tokio::spawn(Arc::clone(&synthesis.hub).run(redis_client, keys, stop.clone()));
         tokio::spawn(
             Arc::clone(&synthesis.pool).run_probes(synthesis.settings.probe_every, stop.clone()),

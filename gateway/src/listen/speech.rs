@@ -59,7 +59,7 @@ impl Drop for Interest {
                 self.hash.clone(),
             );
             tokio::spawn(async move {
-                let _ = synthesis.queue.release(&model, &hash).await;
+                let _ = synthesis.queue.leave(&model, &hash).await;
             });
         }
     }

@@ -717,7 +717,14 @@ impl Session {
             return None;
         }
         let synthesis = Arc::clone(&self.state.synthesis);
-        release(&synthesis, &model, &hash).await
+        // Gone for good: the claim ends even on a running job, so it is not retried for nobody.
+        match synthesis.queue.leave(&model, &hash).await {
+            Ok(released) => Some(released),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot release a job");
+                None
+            }
+        }
     }
 
     /// Forgets a block on this socket only; returns its model and hash when no other block of

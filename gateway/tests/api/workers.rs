@@ -101,6 +101,8 @@ pub enum Fault {
     Slow(Duration),
     /// Sends one chunk, then fails as a crashing process's stream would.
     CrashMidStream,
+    /// Takes this long, then fails with an error worth another try (the model failed).
+    FailAfter(Duration),
 }
 
 pub struct FakeWorker {
@@ -229,6 +231,10 @@ fn async_stream(fault: Fault, text: String, finished: Arc<Mutex<Vec<String>>>) -
                 if tx.send(Ok(chunk(0, true))).await.is_ok() {
                     finished.lock().unwrap().push(text);
                 }
+            }
+            Fault::FailAfter(delay) => {
+                tokio::time::sleep(delay).await;
+                let _ = tx.send(Err(Status::internal("the model failed"))).await;
             }
             Fault::CrashMidStream => {
                 let _ = tx.send(Ok(chunk(0, false))).await;
