@@ -7,7 +7,7 @@ use sqlx::{PgPool, postgres::PgPoolOptions};
 use tokio::net::TcpListener;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     auth::{self, AuthLimits, CurrentUser, Passwords},
@@ -44,6 +44,8 @@ pub struct AppState {
     pub synthesis: Arc<Synthesis>,
     /// Cancelled when the gateway stops: dispatchers, probes and pub/sub end with it.
     pub stop: CancellationToken,
+    /// The open WebSocket sessions; a stopping gateway waits (a while) for them to close.
+    pub sockets: TaskTracker,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +73,9 @@ pub enum StartupError {
     #[error("the server failed: {0}")]
     Serve(std::io::Error),
 }
+
+/// How long a stopping gateway waits for its sockets to close.
+const SOCKETS_GRACE: Duration = Duration::from_secs(5);
 
 pub struct Application {
     listener: TcpListener,
@@ -212,6 +217,7 @@ impl Application {
             catalog,
             synthesis,
             stop,
+            sockets: TaskTracker::new(),
             config,
         });
         if state.config.metrics_addr.is_some() {
@@ -260,6 +266,7 @@ impl Application {
         tracing::info!(addr = %self.local_addr(), "gateway listening");
         let stop = self.state.stop.clone();
         let stopping = stop.clone();
+        let sockets = self.state.sockets.clone();
         let result = axum::serve(
             self.listener,
             self.router
@@ -270,10 +277,20 @@ impl Application {
                 _ = shutdown => {},
                 _ = stopping.cancelled() => {},
             }
+            // Sockets are not requests the server waits for: told now, each closes with 1012
+            // ("reconnect") and releases its listeners' claims on queued jobs.
+            stopping.cancel();
         })
         .await
         .map_err(StartupError::Serve);
         stop.cancel();
+        sockets.close();
+        if tokio::time::timeout(SOCKETS_GRACE, sockets.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(open = sockets.len(), "sockets still open at exit");
+        }
         result
     }
 }

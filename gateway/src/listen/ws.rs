@@ -73,6 +73,8 @@ pub async fn upgrade(
     ws.max_message_size(HARD_FRAME_BYTES)
         .max_frame_size(HARD_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
+            // Counted while open, so that a stopping gateway waits for it to say goodbye.
+            let _open_until_closed = state.sockets.token();
             match user {
                 Ok(user) => {
                     let _open = crate::metrics::OpenSocket::new();

@@ -318,72 +318,35 @@ async fn redis_restart(outage: Duration) -> Row {
     )
 }
 
-async fn gateway_stopped_with_jobs_queued() -> Row {
-    let worker = fake_worker(Fault::Slow(Duration::from_millis(300))).await;
-    let lease = ["--job-lease-ms", "1500"];
-    let first = spawn_gateway(Shared::fresh().await, &[worker.url.as_str()], &lease).await;
-    let user = first.sign_up("stop@chaos.example").await;
-    let id = first.create_text(&user, &document("stop")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut listener = Listener::connect(&first, &user.token).await;
-    listener.synthesize(&id, &ALL, 0).await;
-    let mut finals = BTreeMap::new();
-    while finals.is_empty() {
-        let message = listener.next().await;
-        if message["status"] == "cached" {
-            finals.insert(message["block_idx"].as_i64().unwrap(), message);
-        }
-    }
-    first.kill();
-    let (code, _) = listener.closed().await;
-    // The player reconnects (here to a second gateway on the same queues) and asks again.
-    let second = spawn_gateway(first.shared.clone(), &[worker.url.as_str()], &lease).await;
-    let mut again = Listener::connect(&second, &user.token).await;
-    let rest: Vec<i64> = ALL
-        .iter()
-        .copied()
-        .filter(|i| !finals.contains_key(i))
-        .collect();
-    let (more, longest) = read(&mut again, &id, &rest).await;
-    finals.extend(more);
-    Row::reading_all(
-        format!("gateway stopped with jobs queued (closed {code}), player reconnects"),
-        &finals,
-        longest,
-        twice(&[&worker]),
-        billed_twice(&first.shared.database_url, &[&worker]).await,
-    )
-}
-
-/// The gateway binary SIGKILLed with jobs queued: no socket is closed, no claim released. The
-/// player reconnects to another gateway and asks again; the dead gateway's claims expire with
-/// its lease, so nothing is rendered or billed twice.
-async fn gateway_sigkilled_with_jobs_queued() -> Row {
+/// The gateway binary stopped by `signal` with jobs queued. SIGTERM: it closes its sockets
+/// (1012, "reconnect") and their claims are released. SIGKILL: nothing is closed or released;
+/// the dead gateway's claims expire with its lease. Either way the player reconnects to another
+/// gateway on the same queues and asks again, and nothing is lost, rendered or billed twice.
+async fn gateway_signalled_with_jobs_queued(signal: &str) -> Row {
     let worker = fake_worker(Fault::Slow(Duration::from_millis(300))).await;
     let shared = Shared::fresh().await;
     let short = ["--job-lease-ms", "1500", "--gateway-lease-ms", "1500"];
-    let mut doomed = flood::Gateway::start_with(&shared, &[worker.url.as_str()], &short).await;
-    let signed_up = doomed
+    let mut first = flood::Gateway::start_with(&shared, &[worker.url.as_str()], &short).await;
+    let email = format!("{}@chaos.example", signal.to_lowercase());
+    let signed_up = first
         .post_json(
             "/v1/auth/sign-up",
             None,
-            &json!({"email": "sigkill@chaos.example", "password": "correct horse battery"}),
+            &json!({"email": email, "password": "correct horse battery"}),
         )
         .await;
     let token = signed_up["token"].as_str().unwrap().to_string();
-    let id = doomed
+    let id = first
         .post_json(
             "/v1/documents",
             Some(&token),
-            &json!({ "text": document("sigkill") }),
+            &json!({ "text": document(signal) }),
         )
         .await["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let mut listener = Listener::connect_to(&doomed.ws_url(&token)).await;
+    let mut listener = Listener::connect_to(&first.ws_url(&token)).await;
     listener.synthesize(&id, &ALL, 0).await;
     let mut finals = BTreeMap::new();
     while finals.is_empty() {
@@ -392,7 +355,13 @@ async fn gateway_sigkilled_with_jobs_queued() -> Row {
             finals.insert(message["block_idx"].as_i64().unwrap(), message);
         }
     }
-    doomed.kill().await;
+    let closed = if signal == "KILL" {
+        first.kill().await;
+        "no close frame".to_string()
+    } else {
+        first.signal(signal);
+        format!("closed {}", listener.closed().await.0)
+    };
     drop(listener);
     let second = spawn_gateway(shared, &[worker.url.as_str()], &short).await;
     let mut again = Listener::connect(&second, &token).await;
@@ -404,7 +373,7 @@ async fn gateway_sigkilled_with_jobs_queued() -> Row {
     let (more, longest) = read(&mut again, &id, &rest).await;
     finals.extend(more);
     Row::reading_all(
-        "gateway SIGKILLed with jobs queued, player reconnects to another",
+        format!("gateway SIG{signal} with jobs queued ({closed}), player reconnects to another"),
         &finals,
         longest,
         twice(&[&worker]),
@@ -499,8 +468,8 @@ async fn chaos() {
         all_workers_down_and_back().await,
         redis_restart(Duration::from_secs(5)).await,
         redis_restart(Duration::from_secs(15)).await,
-        gateway_stopped_with_jobs_queued().await,
-        gateway_sigkilled_with_jobs_queued().await,
+        gateway_signalled_with_jobs_queued("TERM").await,
+        gateway_signalled_with_jobs_queued("KILL").await,
         sign_up_flood().await,
         many_sockets_beside_one().await,
     ];

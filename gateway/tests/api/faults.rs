@@ -565,3 +565,50 @@ async fn a_client_that_hangs_up_stops_the_retries() {
         "a job nobody wants is dropped, not failed"
     );
 }
+
+/// The gateway binary on SIGTERM says goodbye to its sockets (1012: reconnect) before it exits,
+/// and they release their claims: the queued blocks nobody else wants leave the queue at once.
+/// (Before, the process exited as soon as its HTTP requests were done, resetting the sockets.)
+#[tokio::test]
+async fn the_gateway_binary_on_sigterm_closes_its_sockets_and_releases_their_claims() {
+    let shared = Shared::fresh().await;
+    let worker = fake_worker(Fault::Slow(Duration::from_secs(3))).await;
+    let mut gateway = flood::Gateway::start_with(&shared, &[worker.url.as_str()], &[]).await;
+    let signed_up = gateway
+        .post_json(
+            "/v1/auth/sign-up",
+            None,
+            &json!({"email": "sigterm@example.com", "password": "correct horse battery"}),
+        )
+        .await;
+    let token = signed_up["token"].as_str().unwrap();
+    let text: String = (0..4)
+        .map(|i| format!("Sentence {i} waits while the server restarts.\n\n"))
+        .collect();
+    let document = gateway
+        .post_json("/v1/documents", Some(token), &json!({ "text": text }))
+        .await;
+    let mut listener = Listener::connect_to(&gateway.ws_url(token)).await;
+    listener
+        .synthesize(document["id"].as_str().unwrap(), &[0, 1, 2, 3], 0)
+        .await;
+    let mut queued = std::collections::BTreeSet::new();
+    while queued.len() < 3 {
+        let message = listener.next().await;
+        if message["status"] == "queued" && message["block_idx"] != 0 {
+            queued.insert(message["block_idx"].as_i64());
+        }
+    }
+    gateway.signal("TERM");
+    let (code, _) = listener.closed().await;
+    assert_eq!(code, 1012, "told to reconnect");
+    assert!(gateway.exited_cleanly().await);
+    let redis = redis::Client::open(shared.redis_url.clone()).unwrap();
+    let mut redis = redis.get_multiplexed_async_connection().await.unwrap();
+    let queue: u64 = redis::cmd("ZCARD")
+        .arg(format!("{}queue:kokoro", shared.prefix))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(queue, 0, "the queued blocks were released");
+}

@@ -64,6 +64,25 @@ impl Gateway {
         self.child.kill().await.expect("the gateway can be killed");
     }
 
+    /// Sends `signal` (`TERM`, `INT`…) to the process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("the gateway is running");
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal} {pid} failed");
+    }
+
+    /// Waits for the process to exit; true when it exited successfully.
+    pub async fn exited_cleanly(&mut self) -> bool {
+        self.child
+            .wait()
+            .await
+            .expect("the gateway exits")
+            .success()
+    }
+
     pub fn ws_url(&self, token: &str) -> String {
         format!(
             "{}/v1/ws/tts?token={token}",
