@@ -14,7 +14,7 @@ use crate::{
     catalog::{self, Catalog},
     config::{ConfigError, GatewayConfig},
     documents::{self, fetch::FetchConfig},
-    edge, error, health,
+    edge, error, health, lexicon,
     listen::{self, QueuedPerUser, audio::AudioUrls},
     synthesis::{
         AudioStore, ColdStore, EventHub, Keys, Queue, Synthesis, SynthesisSettings, WorkerPool,
@@ -231,6 +231,7 @@ impl Application {
             .merge(documents::router())
             .merge(catalog::router())
             .merge(health::router())
+            .merge(lexicon::router())
             .merge(listen::router())
             .merge(usage::router())
             .merge(web::router(&state.config.web_dir))

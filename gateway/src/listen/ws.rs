@@ -473,6 +473,14 @@ impl Session {
         if blocks.is_empty() {
             return Err(format!("document {id} not found"));
         }
+        // Spoken as the user's pronunciation lexicon says (read once per document and socket).
+        let lexicon = crate::lexicon::Lexicon::load(&self.state.pool, self.user.id)
+            .await
+            .map_err(|_| "cannot read your pronunciations right now; try again".to_string())?;
+        let blocks = blocks
+            .into_iter()
+            .map(|(text, speakable)| (lexicon.apply(&text).into_owned(), speakable))
+            .collect();
         let document = Arc::new(DocumentBlocks { blocks });
         self.documents.insert(id, Arc::clone(&document));
         Ok(document)
