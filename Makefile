@@ -84,9 +84,10 @@ test-web: models db redis
 fmt:
 	$(CARGO) fmt --all
 
-# Fault scenarios on loopback (workers dying, Redis restarts, a gateway stopping, a sign-up flood,
-# one user's 24 sockets): prints a table, fails if anything is lost, stuck, rendered twice or
-# silent over 5 s. About a minute; stops by itself.
+# Fault scenarios on loopback (workers dying, a worker process and the gateway binary SIGKILLed,
+# Redis restarts, a gateway stopping, a sign-up flood, one user's 24 sockets): prints a table,
+# fails if anything is lost, stuck, rendered or billed twice, or silent over 5 s. About a minute;
+# stops by itself.
 chaos: db redis
 	DATABASE_URL=$$(scripts/postgres.sh url) REDIS_URL=$$(scripts/redis.sh url) $(CARGO) test -p gateway --test api chaos:: -- --ignored --nocapture
 

@@ -25,6 +25,11 @@ for combo in "${combos[@]}"; do
   args=()
   for f in $combo; do args+=(-f "compose/$f"); done
   docker compose --env-file compose/.env.example "${args[@]}" config -q
+  # The deployment's gateway limits what each user may have synthesized a day.
+  docker compose --env-file compose/.env.example "${args[@]}" config --format json | python3 -c '
+import json, sys
+quota = json.load(sys.stdin)["services"]["gateway"]["environment"].get("DAILY_CHAR_QUOTA", "0")
+sys.exit(0 if int(quota) > 0 else "compose-check: the gateway has no DAILY_CHAR_QUOTA")'
   # The Swarm stack made from the same files.
   docker compose --env-file compose/.env.example "${args[@]}" config --format json \
     | python3 scripts/swarm-stack.py >"$stack"

@@ -114,9 +114,14 @@ pub struct GatewayConfig {
     /// How often each worker address is resolved and asked for its `Info`, in milliseconds.
     #[arg(long, env = "WORKER_PROBE_MS", default_value_t = 2_000)]
     pub worker_probe_ms: u64,
-    /// A synthesis call that runs longer than this is cancelled and retried, in seconds.
-    #[arg(long, env = "WORKER_CALL_TIMEOUT_SECS", default_value_t = 60)]
+    /// A synthesis call that runs longer than this plus `WORKER_CALL_MS_PER_CHAR` per
+    /// character of its text is cancelled and retried, in seconds.
+    #[arg(long, env = "WORKER_CALL_TIMEOUT_SECS", default_value_t = 20)]
     pub worker_call_timeout_secs: u64,
+    /// What each character of a text adds to its synthesis call's time limit, in milliseconds
+    /// (the default gives a 300-character block 20 + 45 = 65 s).
+    #[arg(long, env = "WORKER_CALL_MS_PER_CHAR", default_value_t = 150)]
+    pub worker_call_ms_per_char: u64,
     /// Tries per job on the workers (each on another replica where there is one) before it is
     /// dead-lettered and its listeners get an error.
     #[arg(long, env = "JOB_MAX_ATTEMPTS", default_value_t = 3)]
@@ -125,6 +130,11 @@ pub struct GatewayConfig {
     /// after this long, in milliseconds.
     #[arg(long, env = "JOB_LEASE_MS", default_value_t = 15_000)]
     pub job_lease_ms: u64,
+    /// A gateway renews its lease in Redis every third of this; a gateway gone for longer
+    /// (killed, its host lost) no longer holds its listeners' claims on queued jobs, so jobs
+    /// only they wanted are dropped, not synthesized, in milliseconds.
+    #[arg(long, env = "GATEWAY_LEASE_MS", default_value_t = 10_000)]
+    pub gateway_lease_ms: u64,
     /// A block a worker has been rendering for longer than this gets `error`, in seconds. The
     /// time it waited in the queue before does not count.
     #[arg(long, env = "SYNTHESIS_TIMEOUT_SECS", default_value_t = 120)]
@@ -232,6 +242,7 @@ impl GatewayConfig {
             ),
             ("JOB_MAX_ATTEMPTS", self.job_max_attempts as usize),
             ("JOB_LEASE_MS", self.job_lease_ms as usize),
+            ("GATEWAY_LEASE_MS", self.gateway_lease_ms as usize),
             (
                 "SYNTHESIS_TIMEOUT_SECS",
                 self.synthesis_timeout_secs as usize,

@@ -196,4 +196,77 @@ mod tests {
         let uri: axum::http::Uri = "/v1/models".parse().unwrap();
         assert_eq!(redacted(&uri), "/v1/models");
     }
+
+    /// Records the level and message of every event.
+    #[derive(Clone, Default)]
+    struct Events(std::sync::Arc<std::sync::Mutex<Vec<(tracing::Level, String)>>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            struct Message(String);
+            impl tracing::field::Visit for Message {
+                fn record_debug(
+                    &mut self,
+                    field: &tracing::field::Field,
+                    value: &dyn std::fmt::Debug,
+                ) {
+                    if field.name() == "message" {
+                        self.0 = format!("{value:?}");
+                    }
+                }
+            }
+            let mut message = Message(String::new());
+            event.record(&mut message);
+            self.0
+                .lock()
+                .unwrap()
+                .push((*event.metadata().level(), message.0));
+        }
+    }
+
+    /// A 503 the gateway answers on purpose (busy, Redis down) is a warning in the log, not an
+    /// error that pages someone (tower_http's default for every 5xx).
+    #[tokio::test]
+    async fn an_intended_503_is_logged_as_a_warning_not_an_error() {
+        use tower::ServiceExt;
+        use tracing_subscriber::layer::SubscriberExt;
+
+        let events = Events::default();
+        let subscriber = tracing_subscriber::registry().with(events.clone());
+        let _logging = tracing::subscriber::set_default(subscriber);
+        let router: Router = layers(
+            Router::new().route(
+                "/busy",
+                axum::routing::get(|| async { StatusCode::SERVICE_UNAVAILABLE }),
+            ),
+            None,
+        );
+        let response = router
+            .oneshot(
+                Request::get("/busy")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let events = events.0.lock().unwrap().clone();
+        assert!(
+            events
+                .iter()
+                .any(|(level, message)| *level == tracing::Level::WARN
+                    && message == "response failed"),
+            "{events:?}"
+        );
+        assert!(
+            events
+                .iter()
+                .all(|(level, _)| *level != tracing::Level::ERROR),
+            "{events:?}"
+        );
+    }
 }

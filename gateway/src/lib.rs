@@ -8,6 +8,7 @@ pub mod documents;
 pub mod edge;
 pub mod error;
 pub mod health;
+pub mod lexicon;
 pub mod listen;
 pub mod metrics;
 pub mod probe;

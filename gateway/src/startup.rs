@@ -7,18 +7,18 @@ use sqlx::{PgPool, postgres::PgPoolOptions};
 use tokio::net::TcpListener;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     auth::{self, AuthLimits, CurrentUser, Passwords},
     catalog::{self, Catalog},
     config::{ConfigError, GatewayConfig},
     documents::{self, fetch::FetchConfig},
-    edge, error, health,
+    edge, error, health, lexicon,
     listen::{self, QueuedPerUser, audio::AudioUrls},
     synthesis::{
         AudioStore, ColdStore, EventHub, Keys, Queue, Synthesis, SynthesisSettings, WorkerPool,
-        dispatch,
+        dispatch, queue,
     },
     usage, web,
 };
@@ -44,6 +44,8 @@ pub struct AppState {
     pub synthesis: Arc<Synthesis>,
     /// Cancelled when the gateway stops: dispatchers, probes and pub/sub end with it.
     pub stop: CancellationToken,
+    /// The open WebSocket sessions; a stopping gateway waits (a while) for them to close.
+    pub sockets: TaskTracker,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +73,9 @@ pub enum StartupError {
     #[error("the server failed: {0}")]
     Serve(std::io::Error),
 }
+
+/// How long a stopping gateway waits for its sockets to close.
+const SOCKETS_GRACE: Duration = Duration::from_secs(5);
 
 pub struct Application {
     listener: TcpListener,
@@ -133,6 +138,7 @@ impl Application {
         })?;
         let settings = SynthesisSettings {
             call_timeout: Duration::from_secs(config.worker_call_timeout_secs),
+            call_per_char: Duration::from_millis(config.worker_call_ms_per_char),
             max_attempts: config.job_max_attempts,
             lease: Duration::from_millis(config.job_lease_ms),
             hot_ttl_secs: config.audio_hot_ttl_secs,
@@ -147,7 +153,12 @@ impl Application {
         pool_of_workers.probe().await;
         let synthesis = Arc::new(Synthesis {
             pool: pool_of_workers,
-            queue: Arc::new(Queue::new(redis.clone(), keys.clone())),
+            queue: Arc::new(Queue::new(
+                redis.clone(),
+                keys.clone(),
+                uuid::Uuid::new_v4().simple().to_string(),
+                Duration::from_millis(config.gateway_lease_ms),
+            )),
             store: Arc::new(AudioStore::new(
                 redis.clone(),
                 keys.clone(),
@@ -158,6 +169,16 @@ impl Application {
             settings,
         });
         let stop = CancellationToken::new();
+        // Claims of this gateway's listeners count while it lives (and renews its lease).
+        synthesis
+            .queue
+            .set_lease(true)
+            .await
+            .map_err(StartupError::Redis)?;
+        tokio::spawn(queue::keep_lease(
+            Arc::clone(&synthesis.queue),
+            stop.clone(),
+        ));
         tokio::spawn(Arc::clone(&synthesis.hub).run(redis_client, keys, stop.clone()));
         tokio::spawn(
             Arc::clone(&synthesis.pool).run_probes(synthesis.settings.probe_every, stop.clone()),
@@ -196,6 +217,7 @@ impl Application {
             catalog,
             synthesis,
             stop,
+            sockets: TaskTracker::new(),
             config,
         });
         if state.config.metrics_addr.is_some() {
@@ -209,6 +231,7 @@ impl Application {
             .merge(documents::router())
             .merge(catalog::router())
             .merge(health::router())
+            .merge(lexicon::router())
             .merge(listen::router())
             .merge(usage::router())
             .merge(web::router(&state.config.web_dir))
@@ -244,6 +267,7 @@ impl Application {
         tracing::info!(addr = %self.local_addr(), "gateway listening");
         let stop = self.state.stop.clone();
         let stopping = stop.clone();
+        let sockets = self.state.sockets.clone();
         let result = axum::serve(
             self.listener,
             self.router
@@ -254,10 +278,20 @@ impl Application {
                 _ = shutdown => {},
                 _ = stopping.cancelled() => {},
             }
+            // Sockets are not requests the server waits for: told now, each closes with 1012
+            // ("reconnect") and releases its listeners' claims on queued jobs.
+            stopping.cancel();
         })
         .await
         .map_err(StartupError::Serve);
         stop.cancel();
+        sockets.close();
+        if tokio::time::timeout(SOCKETS_GRACE, sockets.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(open = sockets.len(), "sockets still open at exit");
+        }
         result
     }
 }

@@ -304,6 +304,22 @@ describe('the web player', () => {
     expect(documentPath).toMatch(/^\/d\//);
   });
 
+  it('keeps the pronunciations the user adds, until removed', async () => {
+    const section = page.locator('details.pronunciations');
+    await section.getByText('Pronunciations', { exact: true }).click();
+    await section.getByText('None yet.').waitFor();
+    await section.getByLabel('Word', { exact: true }).fill('Yapit');
+    await section.getByLabel('Say', { exact: true }).fill('yap it');
+    await section.getByRole('button', { name: 'Save' }).click();
+    await section.locator('li').first().waitFor();
+    await page.reload();
+    await section.getByText('Pronunciations', { exact: true }).click();
+    await section.locator('li').first().waitFor();
+    expect(await section.locator('li').allTextContents()).toEqual([expect.stringMatching(/yapit\s*→ yap it/)]);
+    await section.getByRole('button', { name: 'Remove yapit' }).click();
+    await section.getByText('None yet.').waitFor();
+  });
+
   it('offers a Spanish voice for a Spanish article and switches to it', async () => {
     await page.getByRole('link', { name: /yapit/ }).click();
     await page.getByRole('heading', { name: 'Your library' }).waitFor();

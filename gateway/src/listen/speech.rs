@@ -59,7 +59,7 @@ impl Drop for Interest {
                 self.hash.clone(),
             );
             tokio::spawn(async move {
-                let _ = synthesis.queue.release(&model, &hash).await;
+                let _ = synthesis.queue.leave(&model, &hash).await;
             });
         }
     }
@@ -204,6 +204,11 @@ async fn start_pieces(
         .check(model, voice)
         .map_err(ApiError::BadRequest)?;
     let voice = voice.as_str();
+    // Spoken as the user's pronunciation lexicon says; the rewritten text is what is hashed,
+    // cached and billed.
+    let lexicon = crate::lexicon::Lexicon::load(&state.pool, user.id).await?;
+    let input = lexicon.apply(input);
+    let input = input.as_ref();
     // Long input is spoken in pieces of at most MAX_BLOCK_CHARS (sentences, as the player's
     // blocks), each its own job: a piece fits the worker call timeout, the pieces spread over
     // the replicas, and each is cached on its own.

@@ -73,6 +73,8 @@ pub async fn upgrade(
     ws.max_message_size(HARD_FRAME_BYTES)
         .max_frame_size(HARD_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
+            // Counted while open, so that a stopping gateway waits for it to say goodbye.
+            let _open_until_closed = state.sockets.token();
             match user {
                 Ok(user) => {
                     let _open = crate::metrics::OpenSocket::new();
@@ -567,6 +569,14 @@ impl Session {
                 format!("document {id} not found"),
             ));
         }
+        // Spoken as the user's pronunciation lexicon says (read once per document and socket).
+        let lexicon = crate::lexicon::Lexicon::load(&self.state.pool, self.user.id)
+            .await
+            .map_err(|_| "cannot read your pronunciations right now; try again".to_string())?;
+        let blocks = blocks
+            .into_iter()
+            .map(|(text, speakable)| (lexicon.apply(&text).into_owned(), speakable))
+            .collect();
         let document = Arc::new(DocumentBlocks { blocks });
         self.documents.insert(id, Arc::clone(&document));
         Ok(document)
@@ -829,7 +839,14 @@ impl Session {
             return None;
         }
         let synthesis = Arc::clone(&self.state.synthesis);
-        release(&synthesis, &model, &hash).await
+        // Gone for good: the claim ends even on a running job, so it is not retried for nobody.
+        match synthesis.queue.leave(&model, &hash).await {
+            Ok(released) => Some(released),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot release a job");
+                None
+            }
+        }
     }
 
     /// Forgets a block on this socket only; returns its model and hash when no other block of

@@ -171,6 +171,10 @@ async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease
             }
         }
         Err(Failure::Worker(error)) => Err(error),
+        Err(Failure::Abandoned) => {
+            tracing::info!("every listener left while the job ran; not tried again");
+            return;
+        }
         Ok(audio) => Ok(audio),
     };
     metrics::histogram!("yapit_synthesis_seconds", "model" => job.model.clone())
@@ -298,6 +302,8 @@ enum Failure {
     Worker(WorkerError),
     /// It failed on a worker that then went away, and no live replica serves its voice.
     NoWorker(WorkerError),
+    /// It failed, and every listener left meanwhile: it was dropped, not tried again.
+    Abandoned,
 }
 
 /// Tries the job up to the attempt limit, each retry on another replica where one is free.
@@ -314,7 +320,19 @@ async fn attempt_all(
     let mut next = Some(first);
     let mut tried: Vec<String> = Vec::new();
     let mut last_error = WorkerError::Unreachable("no worker serves this voice".into());
+    let timeout = settings.call_timeout_for(&job.text);
     for attempt in 0..settings.max_attempts {
+        // A retry only for someone: a client that hung up (or a gateway that died with its
+        // listeners) does not keep the workers busy.
+        if attempt > 0
+            && synthesis
+                .queue
+                .abandon_if_unwanted(job)
+                .await
+                .unwrap_or(false)
+        {
+            return Err(Failure::Abandoned);
+        }
         let lease = match next.take().filter(|l| l.replica.serves(&job.voice)) {
             Some(lease) => lease,
             None => {
@@ -341,9 +359,9 @@ async fn attempt_all(
             index += 1;
         };
         let call = replica.synthesize(&job.text, &job.voice, job.speed, &job.hash, &mut on_chunk);
-        let result = match tokio::time::timeout(settings.call_timeout, call).await {
+        let result = match tokio::time::timeout(timeout, call).await {
             Ok(result) => result,
-            Err(_) => Err(WorkerError::Timeout(settings.call_timeout)),
+            Err(_) => Err(WorkerError::Timeout(timeout)),
         };
         drop(lease);
         match result {

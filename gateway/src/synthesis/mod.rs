@@ -56,6 +56,10 @@ impl Keys {
     pub fn processing(&self, model: &str) -> String {
         format!("{}processing:{model}", self.prefix)
     }
+    /// A gateway's lease: present while that gateway lives.
+    pub fn gateway(&self, id: &str) -> String {
+        format!("{}gateway:{id}", self.prefix)
+    }
     pub fn dead(&self, model: &str) -> String {
         format!("{}dead:{model}", self.prefix)
     }
@@ -154,11 +158,22 @@ pub fn now_ms() -> u64 {
 /// Settings of the pipeline, taken from the gateway configuration.
 #[derive(Debug, Clone)]
 pub struct SynthesisSettings {
+    /// A worker call's time limit for an empty text; each character adds `call_per_char`.
     pub call_timeout: Duration,
+    pub call_per_char: Duration,
     pub max_attempts: u32,
     pub lease: Duration,
     pub hot_ttl_secs: u64,
     pub probe_every: Duration,
+}
+
+impl SynthesisSettings {
+    /// How long one worker call for `text` may take: longer text takes longer to render, so
+    /// a passage at the block limit is not held to the limit of a short sentence (nor a short
+    /// sentence to that of a long passage).
+    pub fn call_timeout_for(&self, text: &str) -> Duration {
+        self.call_timeout + self.call_per_char * text.chars().count() as u32
+    }
 }
 
 /// The pipeline as handlers see it.

@@ -3,7 +3,12 @@
 //! - `queue:{model}` is a sorted set of variant hashes; the score is priority tier × 10¹³ plus
 //!   the enqueue time in ms, so the lowest score goes first and each tier is first-come first-served.
 //! - `job:{hash}` holds the job: its text, voice, speed, the user who caused it, how many
-//!   listeners still want it (`refs`) and how often a dispatcher has taken it (`attempts`).
+//!   listeners of each gateway still want it (`holder:{gateway id}`) and how often a dispatcher
+//!   has taken it (`attempts`).
+//! - `gateway:{id}` is a gateway's lease, a key that expires unless the gateway renews it (see
+//!   [`keep_lease`]). A gateway killed without a chance to release its listeners' claims stops
+//!   renewing; once the lease is gone its claims count for nothing, and a job nobody alive
+//!   wants is dropped when a dispatcher reaches it: never synthesized, never billed.
 //! - `processing:{model}` is a sorted set of the jobs dispatchers hold, scored by lease deadline.
 //!   A dispatcher renews its lease while the worker runs; a lease that runs out (its gateway
 //!   died) puts the job back at the head of its queue, and after `max_attempts` takes it is
@@ -11,7 +16,10 @@
 //!
 //! Every step is one Lua script, so two gateways never see a half-done move.
 
+use std::time::Duration;
+
 use redis::{Script, aio::ConnectionManager};
+use tokio_util::sync::CancellationToken;
 
 use super::{Event, EventKind, Keys};
 
@@ -76,10 +84,16 @@ pub enum Released {
 }
 
 const ENQUEUE: &str = r"
--- KEYS: job, queue, audio, processing   ARGV: hash, score, model, voice, speed, text, user, join
+-- KEYS: job, queue, audio, processing
+-- ARGV: hash, score, model, voice, speed, text, user, join, holder field
 if redis.call('EXISTS', KEYS[3]) == 1 then return 'cached' end
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  if ARGV[8] == '1' then redis.call('HINCRBY', KEYS[1], 'refs', 1) end
+  if ARGV[8] == '1' then
+    redis.call('HINCRBY', KEYS[1], ARGV[9], 1)
+  else
+    -- A re-check: this gateway's claim stays, or comes back if it was judged dead.
+    redis.call('HSETNX', KEYS[1], ARGV[9], 1)
+  end
   if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
     redis.call('ZADD', KEYS[2], 'LT', ARGV[2], ARGV[1])
     return 'queued'
@@ -90,39 +104,76 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   return 'queued'
 end
 redis.call('HSET', KEYS[1], 'model', ARGV[3], 'voice', ARGV[4], 'speed', ARGV[5], 'text', ARGV[6],
-  'user', ARGV[7], 'refs', 1, 'attempts', 0, 'score', ARGV[2])
+  'user', ARGV[7], ARGV[9], 1, 'attempts', 0, 'score', ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return 'new'
 ";
 
+/// Lua: whether any listener whose gateway is alive still wants `job`. Claims of a gateway
+/// whose lease (`ARGV[3] .. id`) expired are removed on the way. A job from before holders were
+/// recorded (`refs`) counts as wanted.
+const LIVE_HOLDERS: &str = r"
+local function wanted(job, lease_prefix)
+  local fields = redis.call('HGETALL', job)
+  local live = false
+  for i = 1, #fields, 2 do
+    local field, n = fields[i], tonumber(fields[i + 1]) or 0
+    if string.sub(field, 1, 7) == 'holder:' then
+      if n > 0 and redis.call('EXISTS', lease_prefix .. string.sub(field, 8)) == 1 then
+        live = true
+      else
+        redis.call('HDEL', job, field)
+      end
+    elseif field == 'refs' and n > 0 then
+      live = true
+    end
+  end
+  return live
+end
+";
+
 const CLAIM: &str = r"
--- KEYS: queue, processing   ARGV: deadline, job key prefix
+-- KEYS: queue, processing
+-- ARGV: deadline, job key prefix, gateway lease key prefix, own id, own lease ms
+-- The claiming gateway is alive: its own lease holds, even right after a Redis restart.
+redis.call('SET', ARGV[3] .. ARGV[4], '1', 'PX', ARGV[5])
 while true do
   local top = redis.call('ZPOPMIN', KEYS[1])
   if #top == 0 then return false end
   local hash = top[1]
   local job = ARGV[2] .. hash
-  local refs = tonumber(redis.call('HGET', job, 'refs') or '0')
-  if refs > 0 then
+  if wanted(job, ARGV[3]) then
     redis.call('ZADD', KEYS[2], ARGV[1], hash)
     redis.call('HINCRBY', job, 'attempts', 1)
     local f = redis.call('HMGET', job, 'model', 'voice', 'speed', 'text', 'user', 'attempts')
     return {hash, f[1], f[2], f[3], f[4], f[5], f[6]}
   end
-  -- Every listener left before a worker was free: never synthesized.
+  -- Every listener left (or died with its gateway) before a worker was free: never
+  -- synthesized.
   redis.call('DEL', job)
 end
 ";
 
 const RELEASE: &str = r"
--- KEYS: job, queue, processing   ARGV: hash
+-- KEYS: job, queue, processing   ARGV: hash, holder field, gateway lease key prefix, leaving
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'gone' end
-if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 'running' end
-local refs = redis.call('HINCRBY', KEYS[1], 'refs', -1)
-if refs > 0 then return 'shared' end
+local running = redis.call('ZSCORE', KEYS[3], ARGV[1])
+-- A listener that still waits for a running job keeps its claim.
+if running and ARGV[4] ~= '1' then return 'running' end
+if redis.call('HINCRBY', KEYS[1], ARGV[2], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[2]) end
+if running then return 'running' end
+if wanted(KEYS[1], ARGV[3]) then return 'shared' end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('DEL', KEYS[1])
 return 'dropped'
+";
+
+const ABANDON: &str = r"
+-- KEYS: job, processing   ARGV: hash, gateway lease key prefix
+if wanted(KEYS[1], ARGV[2]) then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[1])
+return 1
 ";
 
 const COMPLETE: &str = r"
@@ -183,9 +234,14 @@ return requeued
 pub struct Queue {
     redis: ConnectionManager,
     keys: Keys,
+    /// This gateway's id: its listeners' claims on jobs are recorded under it.
+    gateway: String,
+    /// How long this gateway's lease lasts unless renewed.
+    lease: Duration,
     enqueue: Script,
     claim: Script,
     release: Script,
+    abandon: Script,
     complete: Script,
     bury: Script,
     requeue: Script,
@@ -193,13 +249,18 @@ pub struct Queue {
 }
 
 impl Queue {
-    pub fn new(redis: ConnectionManager, keys: Keys) -> Self {
+    /// The queues as gateway `gateway` sees them; `lease`: how long its lease lasts unless
+    /// renewed (renew it with [`keep_lease`]).
+    pub fn new(redis: ConnectionManager, keys: Keys, gateway: String, lease: Duration) -> Self {
         Self {
             redis,
             keys,
+            gateway,
+            lease,
             enqueue: Script::new(ENQUEUE),
-            claim: Script::new(CLAIM),
-            release: Script::new(RELEASE),
+            claim: Script::new(&format!("{LIVE_HOLDERS}{CLAIM}")),
+            release: Script::new(&format!("{LIVE_HOLDERS}{RELEASE}")),
+            abandon: Script::new(&format!("{LIVE_HOLDERS}{ABANDON}")),
             complete: Script::new(COMPLETE),
             bury: Script::new(BURY),
             requeue: Script::new(REQUEUE),
@@ -230,6 +291,7 @@ impl Queue {
             .arg(&spec.text)
             .arg(&spec.user_id)
             .arg(if join { "1" } else { "0" })
+            .arg(self.holder_field())
             .invoke_async(&mut redis)
             .await?;
         let enqueued = match answer.as_str() {
@@ -264,6 +326,9 @@ impl Queue {
             .key(self.keys.processing(model))
             .arg(lease_deadline_ms)
             .arg(self.keys.job(""))
+            .arg(self.keys.gateway(""))
+            .arg(&self.gateway)
+            .arg(self.lease.as_millis() as u64)
             .invoke_async(&mut redis)
             .await?;
         Ok(
@@ -318,8 +383,24 @@ impl Queue {
         command.query_async::<i64>(&mut redis).await.map(|_| ())
     }
 
-    /// One listener no longer wants a job; a queued job nobody wants leaves the queue.
+    /// One listener no longer wants a job; a queued job nobody wants leaves the queue. A
+    /// running job keeps the listener's claim (it may go on waiting for the audio).
     pub async fn release(&self, model: &str, hash: &str) -> Result<Released, redis::RedisError> {
+        self.let_go(model, hash, false).await
+    }
+
+    /// One listener is gone for good (its socket closed, its client hung up): its claim ends
+    /// also on a running job, so a failed run is not tried again for nobody.
+    pub async fn leave(&self, model: &str, hash: &str) -> Result<Released, redis::RedisError> {
+        self.let_go(model, hash, true).await
+    }
+
+    async fn let_go(
+        &self,
+        model: &str,
+        hash: &str,
+        leaving: bool,
+    ) -> Result<Released, redis::RedisError> {
         let mut redis = self.redis.clone();
         let answer: String = self
             .release
@@ -327,6 +408,9 @@ impl Queue {
             .key(self.keys.queue(model))
             .key(self.keys.processing(model))
             .arg(hash)
+            .arg(self.holder_field())
+            .arg(self.keys.gateway(""))
+            .arg(if leaving { "1" } else { "0" })
             .invoke_async(&mut redis)
             .await?;
         Ok(match answer.as_str() {
@@ -335,6 +419,21 @@ impl Queue {
             "running" => Released::Running,
             _ => Released::Gone,
         })
+    }
+
+    /// Drops a taken job that no listener of a live gateway wants any more (they left while
+    /// it ran); true when it was dropped. Then it is neither tried again nor billed.
+    pub async fn abandon_if_unwanted(&self, spec: &JobSpec) -> Result<bool, redis::RedisError> {
+        let mut redis = self.redis.clone();
+        let dropped: i64 = self
+            .abandon
+            .key(self.keys.job(&spec.hash))
+            .key(self.keys.processing(&spec.model))
+            .arg(&spec.hash)
+            .arg(self.keys.gateway(""))
+            .invoke_async(&mut redis)
+            .await?;
+        Ok(dropped == 1)
     }
 
     /// Stores the audio in the hot cache, retires the job and tells every gateway.
@@ -440,6 +539,30 @@ impl Queue {
             .await
     }
 
+    /// The field of a job that counts this gateway's listeners who want it.
+    fn holder_field(&self) -> String {
+        format!("holder:{}", self.gateway)
+    }
+
+    /// Renews this gateway's lease now; `false` ends it (a gateway that stops cleanly).
+    pub async fn set_lease(&self, alive: bool) -> Result<(), redis::RedisError> {
+        let mut redis = self.redis.clone();
+        let key = self.keys.gateway(&self.gateway);
+        let command = if alive {
+            let mut set = redis::cmd("SET");
+            set.arg(key)
+                .arg("1")
+                .arg("PX")
+                .arg(self.lease.as_millis() as u64);
+            set
+        } else {
+            let mut del = redis::cmd("DEL");
+            del.arg(key);
+            del
+        };
+        command.query_async::<()>(&mut redis).await
+    }
+
     pub async fn publish(&self, event: &Event) -> Result<(), redis::RedisError> {
         let mut redis = self.redis.clone();
         redis::cmd("PUBLISH")
@@ -484,6 +607,24 @@ impl Queue {
             .arg(99)
             .query_async(&mut redis)
             .await
+    }
+}
+
+/// Renews the gateway's lease a few times per lease period until `stop`, then ends it: while
+/// the lease lives, the claims its listeners hold on queued jobs count.
+pub async fn keep_lease(queue: std::sync::Arc<Queue>, stop: CancellationToken) {
+    let every = (queue.lease / 3).max(Duration::from_millis(100));
+    loop {
+        if let Err(e) = queue.set_lease(true).await {
+            tracing::debug!(error = %e, "cannot renew the gateway's lease");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {},
+            _ = stop.cancelled() => break,
+        }
+    }
+    if let Err(e) = queue.set_lease(false).await {
+        tracing::debug!(error = %e, "cannot end the gateway's lease");
     }
 }
 

@@ -1,18 +1,24 @@
 //! `make chaos`: bounded fault scenarios on loopback against the real gateway, Postgres and
 //! Redis, with fake workers where a fault is injected. Each listener behaves as the player does
-//! (moves its cursor as blocks arrive, reconnects when told to). Prints a table and fails when
-//! a block is lost or stuck, rendered twice, or a listener waits in silence for more than 5 s.
-//! Ignored by plain
+//! (moves its cursor as blocks arrive, reconnects when told to). Processes are killed for real
+//! where the scenario says SIGKILL: a worker process (this test binary, run as a fake worker)
+//! and the gateway binary. Prints a table and fails when a block is lost or stuck, rendered or
+//! billed twice, or a listener waits in silence for more than 5 s. Ignored by plain
 //! `cargo test`: it takes about a minute.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
+    process::Stdio,
     time::Duration,
 };
 
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-use tokio::time::Instant;
+use tokio::{
+    io::{AsyncBufReadExt, BufReader, Lines},
+    process::{Child, ChildStdout, Command},
+    time::Instant,
+};
 
 use crate::{
     faults::{PrivateRedis, free_port},
@@ -30,6 +36,8 @@ struct Row {
     cached: usize,
     errored: usize,
     rendered_twice: usize,
+    /// Syntheses billed beyond one per distinct text a worker rendered.
+    billed_twice: usize,
     longest_silence: Duration,
     peak_rss_mib: Option<u64>,
 }
@@ -41,6 +49,7 @@ impl Row {
         finals: &BTreeMap<i64, Value>,
         longest: Duration,
         rendered_twice: usize,
+        billed_twice: usize,
     ) -> Row {
         Row {
             scenario: scenario.into(),
@@ -48,6 +57,7 @@ impl Row {
             cached: count(finals, "cached"),
             errored: count(finals, "error"),
             rendered_twice,
+            billed_twice,
             longest_silence: longest,
             peak_rss_mib: None,
         }
@@ -109,6 +119,19 @@ fn twice(workers: &[&FakeWorker]) -> usize {
     seen.values().filter(|n| **n > 1).count()
 }
 
+/// Syntheses billed (usage rows count one per synthesis) beyond the distinct texts `workers`
+/// rendered to the end: a second bill for the same audio.
+async fn billed_twice(database_url: &str, workers: &[&FakeWorker]) -> usize {
+    let rendered: HashSet<String> = workers.iter().flat_map(|w| w.finished()).collect();
+    let pool = sqlx::PgPool::connect(database_url).await.unwrap();
+    let billed: i64 =
+        sqlx::query_scalar("SELECT coalesce(sum(syntheses), 0)::bigint FROM usage_daily")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    (billed as usize).saturating_sub(rendered.len())
+}
+
 async fn reader(app: &TestApp, email: &str) -> (String, Listener) {
     let user = app.sign_up(email).await;
     let id = app.create_text(&user, &document(email)).await["id"]
@@ -136,6 +159,109 @@ async fn worker_crashing_mid_job() -> Row {
         &finals,
         longest,
         twice(&[&healthy]),
+        billed_twice(&app.shared.database_url, &[&healthy]).await,
+    )
+}
+
+/// A fake worker in a process of its own (this test binary, running `worker_process`), so that
+/// it can be killed for real.
+struct WorkerProcess {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+    url: String,
+}
+
+impl WorkerProcess {
+    async fn start() -> Self {
+        let port = free_port();
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "chaos::worker_process",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env(WORKER_PORT, port.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the test binary runs as a worker");
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut worker = Self {
+            child,
+            lines,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        worker.said("chaos-worker ready").await;
+        worker
+    }
+
+    /// Waits until the process prints a line starting with `what`.
+    async fn said(&mut self, what: &str) {
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = self.lines.next_line().await.unwrap() {
+                if line.starts_with(what) {
+                    return;
+                }
+            }
+            panic!("the worker process exited before it said {what:?}");
+        })
+        .await
+        .unwrap_or_else(|_| panic!("the worker process did not say {what:?} within a minute"));
+    }
+
+    /// SIGKILL: its calls end mid-stream, as a crashed or OOM-killed worker's do.
+    async fn kill(&mut self) {
+        self.child.kill().await.unwrap();
+    }
+}
+
+const WORKER_PORT: &str = "CHAOS_WORKER_PORT";
+
+/// Not a scenario: the body of the worker process `WorkerProcess` starts (returns at once
+/// without `CHAOS_WORKER_PORT`). A fake worker that takes 3 s per call and says when a call
+/// arrives.
+#[tokio::test]
+#[ignore = "a child process of make chaos"]
+async fn worker_process() {
+    let Some(port) = std::env::var(WORKER_PORT).ok().and_then(|p| p.parse().ok()) else {
+        return;
+    };
+    let worker = fake_worker_on(port, Fault::Slow(Duration::from_secs(3))).await;
+    println!("chaos-worker ready");
+    let mut told = 0;
+    loop {
+        let calls = worker.calls();
+        if calls > told {
+            println!("chaos-worker call {calls}");
+            told = calls;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A worker process killed with SIGKILL while it renders: the job goes to the other replica.
+async fn worker_process_killed_mid_job() -> Row {
+    let mut doomed = WorkerProcess::start().await;
+    let healthy = fake_worker(Fault::Slow(Duration::from_millis(200))).await;
+    let app = spawn_gateway(
+        Shared::fresh().await,
+        &[doomed.url.as_str(), healthy.url.as_str()],
+        &[],
+    )
+    .await;
+    let (id, mut listener) = reader(&app, "sigkill-worker@chaos.example").await;
+    let reading = tokio::spawn(async move { read(&mut listener, &id, &ALL).await });
+    doomed.said("chaos-worker call").await;
+    doomed.kill().await;
+    let (finals, longest) = reading.await.unwrap();
+    Row::reading_all(
+        "a worker process SIGKILLed mid-job",
+        &finals,
+        longest,
+        twice(&[&healthy]),
+        billed_twice(&app.shared.database_url, &[&healthy]).await,
     )
 }
 
@@ -146,23 +272,23 @@ async fn all_workers_down_and_back() -> Row {
     let (id, mut listener) = reader(&app, "down@chaos.example").await;
     let outage = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(700)).await;
+        // Killed, but kept: what it delivered to the end (its calls in flight may still finish
+        // while it shuts down) counts below.
         worker.kill();
-        let before = worker.finished();
-        drop(worker);
         tokio::time::sleep(Duration::from_secs(4)).await;
         (
-            before,
+            worker,
             fake_worker_on(port, Fault::Slow(Duration::from_millis(300))).await,
         )
     });
     let (finals, longest) = read(&mut listener, &id, &ALL).await;
-    let (before, back) = outage.await.unwrap();
-    let again = back.texts().iter().filter(|t| before.contains(t)).count();
+    let (first, back) = outage.await.unwrap();
     Row::reading_all(
         "every worker down for 4 s, then back",
         &finals,
         longest,
-        again,
+        twice(&[&first, &back]),
+        billed_twice(&app.shared.database_url, &[&first, &back]).await,
     )
 }
 
@@ -188,19 +314,39 @@ async fn redis_restart(outage: Duration) -> Row {
         &finals,
         longest,
         twice(&[&worker]),
+        billed_twice(&app.shared.database_url, &[&worker]).await,
     )
 }
 
-async fn gateway_stopped_with_jobs_queued() -> Row {
+/// The gateway binary stopped by `signal` with jobs queued. SIGTERM: it closes its sockets
+/// (1012, "reconnect") and their claims are released. SIGKILL: nothing is closed or released;
+/// the dead gateway's claims expire with its lease. Either way the player reconnects to another
+/// gateway on the same queues and asks again, and nothing is lost, rendered or billed twice.
+async fn gateway_signalled_with_jobs_queued(signal: &str) -> Row {
     let worker = fake_worker(Fault::Slow(Duration::from_millis(300))).await;
-    let lease = ["--job-lease-ms", "1500"];
-    let first = spawn_gateway(Shared::fresh().await, &[worker.url.as_str()], &lease).await;
-    let user = first.sign_up("stop@chaos.example").await;
-    let id = first.create_text(&user, &document("stop")).await["id"]
+    let shared = Shared::fresh().await;
+    let short = ["--job-lease-ms", "1500", "--gateway-lease-ms", "1500"];
+    let mut first = flood::Gateway::start_with(&shared, &[worker.url.as_str()], &short).await;
+    let email = format!("{}@chaos.example", signal.to_lowercase());
+    let signed_up = first
+        .post_json(
+            "/v1/auth/sign-up",
+            None,
+            &json!({"email": email, "password": "correct horse battery"}),
+        )
+        .await;
+    let token = signed_up["token"].as_str().unwrap().to_string();
+    let id = first
+        .post_json(
+            "/v1/documents",
+            Some(&token),
+            &json!({ "text": document(signal) }),
+        )
+        .await["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let mut listener = Listener::connect(&first, &user.token).await;
+    let mut listener = Listener::connect_to(&first.ws_url(&token)).await;
     listener.synthesize(&id, &ALL, 0).await;
     let mut finals = BTreeMap::new();
     while finals.is_empty() {
@@ -209,11 +355,16 @@ async fn gateway_stopped_with_jobs_queued() -> Row {
             finals.insert(message["block_idx"].as_i64().unwrap(), message);
         }
     }
-    first.kill();
-    let (code, _) = listener.closed().await;
-    // The player reconnects (here to a second gateway on the same queues) and asks again.
-    let second = spawn_gateway(first.shared.clone(), &[worker.url.as_str()], &lease).await;
-    let mut again = Listener::connect(&second, &user.token).await;
+    let closed = if signal == "KILL" {
+        first.kill().await;
+        "no close frame".to_string()
+    } else {
+        first.signal(signal);
+        format!("closed {}", listener.closed().await.0)
+    };
+    drop(listener);
+    let second = spawn_gateway(shared, &[worker.url.as_str()], &short).await;
+    let mut again = Listener::connect(&second, &token).await;
     let rest: Vec<i64> = ALL
         .iter()
         .copied()
@@ -222,10 +373,11 @@ async fn gateway_stopped_with_jobs_queued() -> Row {
     let (more, longest) = read(&mut again, &id, &rest).await;
     finals.extend(more);
     Row::reading_all(
-        format!("gateway stopped with jobs queued (closed {code}), player reconnects"),
+        format!("gateway SIG{signal} with jobs queued ({closed}), player reconnects to another"),
         &finals,
         longest,
         twice(&[&worker]),
+        billed_twice(&second.shared.database_url, &[&worker]).await,
     )
 }
 
@@ -256,6 +408,7 @@ async fn sign_up_flood() -> Row {
         cached: created + busy,
         errored: 200 - created - busy,
         rendered_twice: 0,
+        billed_twice: 0,
         longest_silence: Duration::ZERO,
         peak_rss_mib: Some(peak),
     }
@@ -299,7 +452,8 @@ async fn many_sockets_beside_one() -> Row {
         cached: count(&finals, "cached"),
         errored: count(&finals, "error")
             + usize::from(loaded > unloaded * 2 + Duration::from_millis(500)),
-        rendered_twice: 0,
+        rendered_twice: twice(&[&worker]),
+        billed_twice: billed_twice(&app.shared.database_url, &[&worker]).await,
         longest_silence: longest,
         peak_rss_mib: None,
     }
@@ -310,27 +464,30 @@ async fn many_sockets_beside_one() -> Row {
 async fn chaos() {
     let rows = vec![
         worker_crashing_mid_job().await,
+        worker_process_killed_mid_job().await,
         all_workers_down_and_back().await,
         redis_restart(Duration::from_secs(5)).await,
         redis_restart(Duration::from_secs(15)).await,
-        gateway_stopped_with_jobs_queued().await,
+        gateway_signalled_with_jobs_queued("TERM").await,
+        gateway_signalled_with_jobs_queued("KILL").await,
         sign_up_flood().await,
         many_sockets_beside_one().await,
     ];
     println!();
     println!(
-        "| scenario | requested | done | errored or lost | rendered twice | longest silence | gateway peak RSS |"
+        "| scenario | requested | done | errored or lost | rendered twice | billed twice | longest silence | gateway peak RSS |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     let mut failed = Vec::new();
     for row in &rows {
         println!(
-            "| {} | {} | {} | {} | {} | {:.1} s | {} |",
+            "| {} | {} | {} | {} | {} | {} | {:.1} s | {} |",
             row.scenario,
             row.requested,
             row.cached,
             row.requested - row.cached,
             row.rendered_twice,
+            row.billed_twice,
             row.longest_silence.as_secs_f64(),
             row.peak_rss_mib
                 .map_or("—".to_string(), |m| format!("{m} MiB")),
@@ -340,6 +497,9 @@ async fn chaos() {
         }
         if row.rendered_twice > 0 {
             failed.push(format!("{}: rendered twice", row.scenario));
+        }
+        if row.billed_twice > 0 {
+            failed.push(format!("{}: billed twice", row.scenario));
         }
         if row.longest_silence > LONGEST_SILENCE {
             failed.push(format!("{}: silent for over 5 s", row.scenario));

@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
+use serde_json::json;
+
 use crate::{
+    flood,
     helpers::{Shared, spawn_gateway, wait_until},
     listener::{Listener, reading},
     synthesis::{STORY, check_audio},
@@ -88,7 +91,14 @@ async fn a_stuck_worker_gives_listeners_an_error_within_the_timeout() {
     let app = spawn_gateway(
         Shared::fresh().await,
         &[stuck.url.as_str()],
-        &["--worker-call-timeout-secs", "1", "--job-max-attempts", "2"],
+        &[
+            "--worker-call-timeout-secs",
+            "1",
+            "--worker-call-ms-per-char",
+            "0",
+            "--job-max-attempts",
+            "2",
+        ],
     )
     .await;
     let (_, id, mut listener) = reading(&app, "stuck@example.com", STORY).await;
@@ -358,4 +368,247 @@ async fn a_job_already_in_the_cold_store_is_not_rendered_or_billed_again() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// A gateway killed with SIGKILL releases nothing: its sockets are not closed, its listeners'
+/// claims on queued jobs are not given back. Its lease in Redis runs out instead, and the
+/// surviving gateway drops the jobs only the dead one's listeners wanted: the worker is not
+/// asked for them and the user is not billed.
+#[tokio::test]
+async fn a_gateway_killed_with_sigkill_leaves_no_claims_behind() {
+    let shared = Shared::fresh().await;
+    let worker = fake_worker(Fault::Slow(Duration::from_secs(3))).await;
+    let short = ["--job-lease-ms", "1500", "--gateway-lease-ms", "1500"];
+    let mut doomed = flood::Gateway::start_with(&shared, &[worker.url.as_str()], &short).await;
+    let signed_up = doomed
+        .post_json(
+            "/v1/auth/sign-up",
+            None,
+            &json!({"email": "sigkill@example.com", "password": "correct horse battery"}),
+        )
+        .await;
+    let token = signed_up["token"].as_str().unwrap();
+    let text: String = (0..8)
+        .map(|i| format!("Sentence {i} is asked for and then abandoned.\n\n"))
+        .collect();
+    let document = doomed
+        .post_json("/v1/documents", Some(token), &json!({ "text": text }))
+        .await;
+    let id = document["id"].as_str().unwrap();
+    let mut listener = Listener::connect_to(&doomed.ws_url(token)).await;
+    let all: Vec<i64> = (0..8).collect();
+    listener.synthesize(id, &all, 0).await;
+    // The worker has the first block; the other seven wait in the queue.
+    let mut queued = std::collections::BTreeSet::new();
+    let mut processing = false;
+    while !processing || queued.len() < 7 {
+        let message = listener.next().await;
+        match message["status"].as_str() {
+            Some("processing") => processing = true,
+            Some("queued") if message["block_idx"] != 0 => {
+                queued.insert(message["block_idx"].as_i64());
+            }
+            _ => {}
+        }
+    }
+    doomed.kill().await;
+
+    // The dead gateway's lease runs out (nothing renews it); only then does a live gateway
+    // look at the queue, so that nothing can have been dropped for another reason.
+    let redis = redis::Client::open(shared.redis_url.clone()).unwrap();
+    let mut redis = redis.get_multiplexed_async_connection().await.unwrap();
+    let leases = format!("{}gateway:*", shared.prefix);
+    wait_until(
+        "the killed gateway's lease runs out",
+        Duration::from_secs(30),
+        || {
+            let mut redis = redis.clone();
+            let leases = leases.clone();
+            async move {
+                let keys: Vec<String> = redis::cmd("KEYS")
+                    .arg(leases)
+                    .query_async(&mut redis)
+                    .await
+                    .unwrap();
+                keys.is_empty()
+            }
+        },
+    )
+    .await;
+    let jobs: usize = redis::cmd("KEYS")
+        .arg(format!("{}job:*", shared.prefix))
+        .query_async::<Vec<String>>(&mut redis)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(jobs, 8, "the killed gateway's jobs are still there");
+    let survivor = spawn_gateway(shared, &[worker.url.as_str()], &short).await;
+    wait_until("the queue drains", Duration::from_secs(60), || async {
+        survivor
+            .state
+            .synthesis
+            .queue
+            .depth("kokoro")
+            .await
+            .unwrap()
+            == (0, 0)
+    })
+    .await;
+
+    assert_eq!(
+        worker.calls(),
+        1,
+        "the worker was asked for blocks nobody listens to: {:?}",
+        worker.texts()
+    );
+    assert!(
+        worker.finished().is_empty(),
+        "a block nobody listens to was rendered"
+    );
+    assert_eq!(
+        survivor.count("usage_daily").await,
+        0,
+        "the user was billed"
+    );
+    assert!(
+        survivor
+            .state
+            .synthesis
+            .queue
+            .dead_letters("kokoro")
+            .await
+            .unwrap()
+            .is_empty(),
+        "abandoned jobs are dropped, not failed"
+    );
+}
+
+/// A worker call's time limit grows with its text: with 1 s plus 30 ms per character, a
+/// worker that takes 2 s is too slow for a short sentence and in time for a long passage.
+#[tokio::test]
+async fn the_worker_call_timeout_grows_with_the_text() {
+    let worker = fake_worker(Fault::Slow(Duration::from_secs(2))).await;
+    let app = spawn_gateway(
+        Shared::fresh().await,
+        &[worker.url.as_str()],
+        &[
+            "--worker-call-timeout-secs",
+            "1",
+            "--worker-call-ms-per-char",
+            "30",
+            "--job-max-attempts",
+            "1",
+        ],
+    )
+    .await;
+    let long = "This passage is long enough that its worker call may take a good deal longer \
+                than the call for a short sentence does.";
+    let (_, id, mut listener) = reading(
+        &app,
+        "scale@example.com",
+        &format!("Too short.\n\n{long}\n"),
+    )
+    .await;
+    listener.synthesize(&id, &[0, 1], 0).await;
+    let (finals, _) = listener.finals(&[0, 1]).await;
+    assert_eq!(finals[&0]["status"], "error", "{}", finals[&0]);
+    assert!(
+        finals[&0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("took longer than 1 s"),
+        "{}",
+        finals[&0]
+    );
+    assert_eq!(finals[&1]["status"], "cached", "{}", finals[&1]);
+    assert_eq!(worker.calls(), 2);
+}
+
+/// A speech client that hangs up while its text is being rendered takes its claim with it: a
+/// failed call is not tried again for nobody (before, all three attempts ran).
+#[tokio::test]
+async fn a_client_that_hangs_up_stops_the_retries() {
+    let worker = fake_worker(Fault::FailAfter(Duration::from_millis(1500))).await;
+    let app = spawn_gateway(Shared::fresh().await, &[worker.url.as_str()], &[]).await;
+    let user = app.sign_up("gone@example.com").await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let answer = impatient
+        .post(app.url("/v1/audio/speech"))
+        .bearer_auth(&user.token)
+        .json(&json!({"model": "kokoro", "input": "Nobody waits for this.", "voice": VOICE}))
+        .send()
+        .await;
+    assert!(
+        answer.is_err(),
+        "the client gave up before the worker answered"
+    );
+    assert_eq!(worker.calls(), 1, "the worker has the job");
+    wait_until("the job is gone", Duration::from_secs(30), || async {
+        app.state.synthesis.queue.depth("kokoro").await.unwrap() == (0, 0)
+    })
+    .await;
+    // The dispatcher may still be between its tries when the job leaves the set of held jobs;
+    // give a retry every chance to happen before counting.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(worker.calls(), 1, "tried again for a client that is gone");
+    assert!(
+        app.state
+            .synthesis
+            .queue
+            .dead_letters("kokoro")
+            .await
+            .unwrap()
+            .is_empty(),
+        "a job nobody wants is dropped, not failed"
+    );
+}
+
+/// The gateway binary on SIGTERM says goodbye to its sockets (1012: reconnect) before it exits,
+/// and they release their claims: the queued blocks nobody else wants leave the queue at once.
+/// (Before, the process exited as soon as its HTTP requests were done, resetting the sockets.)
+#[tokio::test]
+async fn the_gateway_binary_on_sigterm_closes_its_sockets_and_releases_their_claims() {
+    let shared = Shared::fresh().await;
+    let worker = fake_worker(Fault::Slow(Duration::from_secs(3))).await;
+    let mut gateway = flood::Gateway::start_with(&shared, &[worker.url.as_str()], &[]).await;
+    let signed_up = gateway
+        .post_json(
+            "/v1/auth/sign-up",
+            None,
+            &json!({"email": "sigterm@example.com", "password": "correct horse battery"}),
+        )
+        .await;
+    let token = signed_up["token"].as_str().unwrap();
+    let text: String = (0..4)
+        .map(|i| format!("Sentence {i} waits while the server restarts.\n\n"))
+        .collect();
+    let document = gateway
+        .post_json("/v1/documents", Some(token), &json!({ "text": text }))
+        .await;
+    let mut listener = Listener::connect_to(&gateway.ws_url(token)).await;
+    listener
+        .synthesize(document["id"].as_str().unwrap(), &[0, 1, 2, 3], 0)
+        .await;
+    let mut queued = std::collections::BTreeSet::new();
+    while queued.len() < 3 {
+        let message = listener.next().await;
+        if message["status"] == "queued" && message["block_idx"] != 0 {
+            queued.insert(message["block_idx"].as_i64());
+        }
+    }
+    gateway.signal("TERM");
+    let (code, _) = listener.closed().await;
+    assert_eq!(code, 1012, "told to reconnect");
+    assert!(gateway.exited_cleanly().await);
+    let redis = redis::Client::open(shared.redis_url.clone()).unwrap();
+    let mut redis = redis.get_multiplexed_async_connection().await.unwrap();
+    let queue: u64 = redis::cmd("ZCARD")
+        .arg(format!("{}queue:kokoro", shared.prefix))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(queue, 0, "the queued blocks were released");
 }

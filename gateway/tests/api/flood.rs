@@ -21,10 +21,16 @@ pub struct Gateway {
 
 impl Gateway {
     pub async fn start(shared: &Shared, extra: &[&str]) -> Self {
+        Self::start_with(shared, &[NO_WORKER], extra).await
+    }
+
+    /// The gateway binary with these workers.
+    pub async fn start_with(shared: &Shared, workers: &[&str], extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
             .args(["--addr", "127.0.0.1:0"])
             .args(shared.gateway_flags())
-            .args(["--tts-workers", NO_WORKER, "--log-format", "json"])
+            .args(["--tts-workers", &workers.join(",")])
+            .args(["--log-format", "json", "--worker-probe-ms", "300"])
             .args(extra)
             .env("RUST_LOG", "warn,gateway::startup=info")
             .stdout(Stdio::piped())
@@ -51,6 +57,54 @@ impl Gateway {
             child,
             address: format!("http://{address}"),
         }
+    }
+
+    /// Kills the process with SIGKILL: no socket is closed, no claim released, no lease ended.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.expect("the gateway can be killed");
+    }
+
+    /// Sends `signal` (`TERM`, `INT`…) to the process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("the gateway is running");
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal} {pid} failed");
+    }
+
+    /// Waits for the process to exit; true when it exited successfully.
+    pub async fn exited_cleanly(&mut self) -> bool {
+        self.child
+            .wait()
+            .await
+            .expect("the gateway exits")
+            .success()
+    }
+
+    pub fn ws_url(&self, token: &str) -> String {
+        format!(
+            "{}/v1/ws/tts?token={token}",
+            self.address.replacen("http://", "ws://", 1)
+        )
+    }
+
+    /// POST JSON with a bearer token; the response body, after checking its status.
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Value {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}{path}", self.address))
+            .json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("the gateway answers");
+        assert!(
+            response.status().is_success(),
+            "POST {path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
     }
 
     /// Peak and current resident memory of the gateway process, in MiB.

@@ -21,9 +21,11 @@ pub const PATIENCE: Duration = Duration::from_secs(90);
 
 impl Listener {
     pub async fn connect(app: &TestApp, token: &str) -> Self {
-        let (ws, _) = connect_async(app.ws_url(token))
-            .await
-            .expect("the websocket opens");
+        Self::connect_to(&app.ws_url(token)).await
+    }
+
+    pub async fn connect_to(url: &str) -> Self {
+        let (ws, _) = connect_async(url).await.expect("the websocket opens");
         Self { ws }
     }
 

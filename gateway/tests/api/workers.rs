@@ -104,6 +104,8 @@ pub enum Fault {
     /// Sends three chunks with this pause before the second and the third, as a long block
     /// rendered chunk by chunk.
     Paced(Duration),
+    /// Takes this long, then fails with an error worth another try (the model failed).
+    FailAfter(Duration),
 }
 
 pub struct FakeWorker {
@@ -244,6 +246,10 @@ fn async_stream(fault: Fault, text: String, finished: Arc<Mutex<Vec<String>>>) -
                     }
                 }
                 finished.lock().unwrap().push(text);
+            }
+            Fault::FailAfter(delay) => {
+                tokio::time::sleep(delay).await;
+                let _ = tx.send(Err(Status::internal("the model failed"))).await;
             }
             Fault::CrashMidStream => {
                 let _ = tx.send(Ok(chunk(0, false))).await;

@@ -47,6 +47,12 @@ export interface ModelInfo {
   voices: VoiceInfo[];
 }
 
+/** A word of the user's pronunciation lexicon and what the voices say instead. */
+export interface Pronunciation {
+  word: string;
+  say: string;
+}
+
 export interface Version {
   version: string;
   commit: string;
@@ -139,5 +145,10 @@ export const api = {
     request<DocumentSummary>('POST', '/v1/documents', title ? { ...source, title } : source),
   deleteDocument: (id: string) => request<void>('DELETE', `/v1/documents/${encodeURIComponent(id)}`),
   models: () => request<{ models: ModelInfo[] }>('GET', '/v1/models'),
+  pronunciations: () => request<{ pronunciations: Pronunciation[] }>('GET', '/v1/pronunciations'),
+  setPronunciation: (word: string, say: string) =>
+    request<Pronunciation>('PUT', `/v1/pronunciations/${encodeURIComponent(word)}`, { say }),
+  deletePronunciation: (word: string) =>
+    request<void>('DELETE', `/v1/pronunciations/${encodeURIComponent(word)}`),
   version: () => request<Version>('GET', '/api/version'),
 };

@@ -5,6 +5,7 @@ import { formatChars, formatDate, hostOf } from '../lib/format';
 import { navigate, onLinkClick } from '../lib/router';
 import { remembered } from '../lib/storage';
 import { NewDocument } from './NewDocument';
+import { Pronunciations } from './Pronunciations';
 
 const PAGE = 50;
 
@@ -90,6 +91,7 @@ export function Library({ onUnauthorized }: { onUnauthorized: () => void }) {
           <button type="button" onClick={() => void load(nextOffset)}>Show more</button>
         )}
       </section>
+      <Pronunciations onUnauthorized={onUnauthorized} />
     </div>
   );
 }
