@@ -61,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
                 Duration::from_secs(serve.shutdown_grace_secs),
             )
             .await?;
+            app.warm_up().await;
             app.run_until_stopped(service::shutdown_signal()).await?;
             Ok(())
         }

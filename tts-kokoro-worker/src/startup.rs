@@ -8,8 +8,9 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
 use crate::{
+    model::DEFAULT_VOICE,
     server::KokoroService,
-    synthesis::{Engine, EngineConfig, LoadError},
+    synthesis::{Engine, EngineConfig, LoadError, SynthesisRequest},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,36 @@ impl Application {
             engine: Arc::new(engine),
             shutdown_grace,
         })
+    }
+
+    /// Renders a short sentence on every session before serving: a session's first inference
+    /// costs one to two seconds more than later ones (ONNX Runtime sets up its threads and
+    /// buffers), and that would be the first listener's wait. Failures are only logged: the
+    /// worker serves anyway.
+    pub async fn warm_up(&self) {
+        let started = std::time::Instant::now();
+        let capacity = self.engine.config().capacity.max(1);
+        let mut runs = tokio::task::JoinSet::new();
+        for slot in 0..capacity {
+            let engine = Arc::clone(&self.engine);
+            runs.spawn(async move {
+                let request = SynthesisRequest {
+                    text: "Hello there.".into(),
+                    voice: DEFAULT_VOICE.into(),
+                    speed: 1.0,
+                    request_id: format!("warm-up-{slot}"),
+                };
+                match engine.synthesize(request).await {
+                    Ok(mut chunks) => while chunks.recv().await.is_some() {},
+                    Err(e) => tracing::warn!(error = %e, "warm-up failed; serving anyway"),
+                }
+            });
+        }
+        runs.join_all().await;
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "sessions warmed up"
+        );
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -52,18 +52,24 @@ fn is_edge_punctuation(c: char) -> bool {
         )
 }
 
+/// Chinese and Japanese write no spaces: their full-width punctuation parts words instead, so
+/// each clause is one "word".
+fn is_separator(c: char) -> bool {
+    c.is_whitespace() || "，。！？、：；「」『』（）".contains(c)
+}
+
 /// The written words of `text`, in order.
 pub fn written_words(text: &str) -> Vec<WrittenWord> {
     let chars: Vec<char> = text.chars().collect();
     let mut words = Vec::new();
     let mut i = 0;
     while i < chars.len() {
-        if chars[i].is_whitespace() {
+        if is_separator(chars[i]) {
             i += 1;
             continue;
         }
         let run_start = i;
-        while i < chars.len() && !chars[i].is_whitespace() {
+        while i < chars.len() && !is_separator(chars[i]) {
             i += 1;
         }
         let (mut start, mut end) = (run_start, i);
@@ -293,6 +299,15 @@ mod tests {
         for w in &words {
             assert_eq!(text[w.chars.clone()].iter().collect::<String>(), w.text);
         }
+    }
+
+    #[test]
+    fn text_without_spaces_is_parted_at_its_full_width_punctuation() {
+        let texts: Vec<String> = written_words("你好，世界。今天很好！")
+            .into_iter()
+            .map(|w| w.text)
+            .collect();
+        assert_eq!(texts, ["你好", "世界", "今天很好"]);
     }
 
     #[test]

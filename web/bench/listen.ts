@@ -12,6 +12,13 @@ const baseUrl = inject('singleUserUrl');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? '60') || 60;
 /** Between runs: the previous run's block in the worker finishes, so runs do not share it. */
 const SETTLE_MS = 10_000;
+/** BENCH_TRACE=1: print what played when, and each stall with what the player said. */
+const TRACE = process.env.BENCH_TRACE === '1';
+/** Only some runs, e.g. BENCH_RUNS=segments@1 (default: segments and whole at 1 and 2). */
+const RUNS = (process.env.BENCH_RUNS ?? 'segments@1,whole@1,segments@2,whole@2').split(',').map((r) => {
+  const [mode, rate] = r.split('@');
+  return { mode: mode === 'whole' ? ('whole' as const) : ('segments' as const), rate: Number(rate) || 1 };
+});
 
 const CHROMIUM_ARGS = [
   '--headless',
@@ -48,6 +55,7 @@ interface Result {
   stallMs: number;
   stalls: number;
   playedS: number;
+  trace?: string[];
 }
 
 let browser: Browser;
@@ -104,8 +112,10 @@ async function listen(run: number, mode: Result['mode'], rate: number): Promise<
     await page.locator('select.speed').selectOption(String(rate));
     const play = await page.getByRole('button', { name: 'Play', exact: true }).elementHandle();
     const measured = await page.evaluate(
-      ([button, windowMs]) =>
-        new Promise<{ firstSoundMs: number | null; fromOpenMs: number | null; stallMs: number; stalls: number; playedS: number }>((resolve) => {
+      ([button, windowMs, tracing]) =>
+        new Promise<{ firstSoundMs: number | null; fromOpenMs: number | null; stallMs: number; stalls: number; playedS: number; trace: string[] }>((resolve) => {
+          const trace: string[] = [];
+          let lastSrc = '';
           const audios = () => [...document.querySelectorAll<HTMLAudioElement>('[data-testid="audio-host"] audio')];
           const seen = new Map<HTMLAudioElement, number>();
           const started = performance.now();
@@ -129,9 +139,18 @@ async function listen(run: number, mode: Result['mode'], rate: number): Promise<
               seen.set(audio, at);
             }
             if (first === null && progressed) first = now - started;
+            if (tracing) {
+              const playing = audios().find((a) => !a.paused);
+              const src = playing ? playing.src.replace(/^.*\/v1\/audio\/(.{8}).*?(\/segments\/\d+)?\?.*$/, '$1$2') : '';
+              if (src !== lastSrc) {
+                trace.push(`${((now - started) / 1000).toFixed(2)} s: ${src || 'nothing'} (${document.querySelector('.bar-status')?.textContent ?? ''})`);
+                lastSrc = src;
+              }
+            }
             if (first !== null) {
               if (progressed) {
                 if (stall >= 250) stalls += 1;
+                if (tracing && stall >= 250) trace.push(`${((now - started) / 1000).toFixed(2)} s: stall of ${(stall / 1000).toFixed(2)} s ends`);
                 stall = 0;
               } else {
                 stallMs += now - previous;
@@ -144,13 +163,13 @@ async function listen(run: number, mode: Result['mode'], rate: number): Promise<
               clearInterval(timer);
               if (stall >= 250) stalls += 1;
               // performance.now() counts from the page's navigation start.
-              resolve({ firstSoundMs: first, fromOpenMs: first === null ? null : started + first, stallMs, stalls, playedS });
+              resolve({ firstSoundMs: first, fromOpenMs: first === null ? null : started + first, stallMs, stalls, playedS, trace });
             }
           }, 50);
         }),
-      [play, SECONDS * 1000] as const,
+      [play, SECONDS * 1000, TRACE] as const,
     );
-    return { mode, rate, ...measured };
+    return { mode, rate, ...measured, trace: TRACE ? measured.trace : undefined };
   } finally {
     await context.close();
   }
@@ -160,14 +179,14 @@ it(
   'measures first sound and stalls, segments beside whole blocks, at 1× and 2×',
   async () => {
     let run = 0;
-    for (const rate of [1, 2]) {
-      for (const mode of ['segments', 'whole'] as const) {
-        const result = await listen(run, mode, rate);
-        results.push(result);
-        console.log(JSON.stringify(result));
-        run += 1;
-        await new Promise((r) => setTimeout(r, SETTLE_MS));
-      }
+    for (const { mode, rate } of RUNS) {
+      const result = await listen(run, mode, rate);
+      results.push(result);
+      const { trace, ...numbers } = result;
+      console.log(JSON.stringify(numbers));
+      if (trace) console.log(trace.join('\n'));
+      run += 1;
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
     }
   },
 );
