@@ -25,7 +25,7 @@ function segmentUrl(idx: number, index: number): string {
 }
 
 function setup(
-  options: { count?: number; unspoken?: number[]; ahead?: number; start?: number; wholeBlocks?: boolean } = {},
+  options: { count?: number; unspoken?: number[]; ahead?: number; start?: number; wholeBlocks?: boolean; headFirst?: boolean } = {},
 ) {
   const sockets: FakeSocket[] = [];
   const log: PlayLog = [];
@@ -47,6 +47,7 @@ function setup(
     },
     prefetchAhead: options.ahead ?? 8,
     wholeBlocks: options.wholeBlocks,
+    headFirst: options.headFirst,
   });
   engine.setVoice(HEART);
   engine.load({ id: DOC, blocks: blocks(options.count ?? 20, options.unspoken) }, options.start ?? 0);
@@ -116,6 +117,24 @@ describe('prefetch window', () => {
     const { socket } = setup({ count: 200, ahead: 150 });
     const sizes = socket().sent.map((m) => (m.type === 'synthesize' ? m.block_indices.length : 0));
     expect(sizes).toEqual([64, 64, 23]);
+  });
+
+  it('head first: asks for the block to be heard alone, and for the window once it is whole', () => {
+    const { engine, socket, segment, cache } = setup({ count: 20, headFirst: true });
+    expect(socket().takeRequested()).toEqual([0]);
+    engine.play();
+    segment(0, 0);
+    expect(socket().takeRequested()).toEqual([]);
+    cache(0);
+    expect(socket().takeRequested()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    // A seek to a block nobody asked for yet starts it alone again.
+    engine.seek(15);
+    expect(socket().takeRequested()).toEqual([15]);
+  });
+
+  it('head first has no effect on whole-block playback', () => {
+    const { socket } = setup({ count: 20, headFirst: true, wholeBlocks: true });
+    expect(socket().takeRequested()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
   it('fills the window once the socket opens, not before', () => {

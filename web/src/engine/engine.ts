@@ -123,6 +123,10 @@ export interface EngineOptions {
   /** Play only whole blocks, once each is rendered completely (no segments): how the player
    *  worked before segments, kept for comparison. */
   wholeBlocks?: boolean;
+  /** With segments: ask for the block to be heard first alone, and for the rest of the window
+   *  once it is complete, so prefetch does not share the cores with it (the player's choice;
+   *  off, the whole window is asked for at once). */
+  headFirst?: boolean;
 }
 
 export const MIN_RATE = 0.5;
@@ -158,6 +162,7 @@ export class PlaybackEngine {
   private readonly connection: SynthesisConnection;
   private readonly prefetchAhead: number;
   private readonly wholeBlocks: boolean;
+  private readonly headFirst: boolean;
   private stalled: Stalled | null = null;
   private readonly slots: [AudioLike, AudioLike];
   /** Which slot plays; the other preloads the next block. */
@@ -189,6 +194,7 @@ export class PlaybackEngine {
     this.connection = options.connection;
     this.prefetchAhead = options.prefetchAhead ?? 8;
     this.wholeBlocks = options.wholeBlocks ?? false;
+    this.headFirst = !this.wholeBlocks && (options.headFirst ?? false);
     this.slots = [options.createAudio(), options.createAudio()];
     for (const slot of this.slots) {
       slot.preservesPitch = true;
@@ -488,8 +494,11 @@ export class PlaybackEngine {
     } else if (this.state === 'playing' && idx === this.firstPlayable(this.cursor + 1)) {
       this.preloadNext();
     }
-    // A skipped or failed block leaves the window, so one more block comes into it.
-    if (message.status === 'skipped' || message.status === 'error') this.fillWindow();
+    // A skipped or failed block leaves the window, so one more block comes into it; a block
+    // made whole lets the window held back behind it be asked for.
+    if (message.status === 'skipped' || message.status === 'error' || message.status === 'cached') {
+      this.fillWindow();
+    }
     this.emit();
   }
 
@@ -566,7 +575,15 @@ export class PlaybackEngine {
   /** Requests the cursor block and the next `prefetchAhead` speakable ones not yet asked for. */
   private fillWindow(): void {
     if (!this.doc || !this.voice || !this.connection.isOpen || this.retryTimer) return;
-    const needed = this.windowIndices().filter((idx) => !this.audio.has(idx));
+    let window = this.windowIndices();
+    // With segments, the block to be heard first renders alone until it is complete: prefetch
+    // beside it would share the same cores and halve how fast its first sound and its later
+    // segments come. The window follows as soon as that block is whole.
+    if (this.headFirst && window.length > 1) {
+      const head = this.audio.get(window[0]);
+      if (!head || PENDING.has(head.state)) window = window.slice(0, 1);
+    }
+    const needed = window.filter((idx) => !this.audio.has(idx));
     if (needed.length === 0) return;
     for (const idx of needed) {
       this.audio.set(idx, { state: 'requested', generation: this.generation });

@@ -53,6 +53,7 @@ export function Player({ documentId, onUnauthorized }: { documentId: string; onU
         return audio;
       },
       wholeBlocks: remembered.wholeBlocks(),
+      headFirst: true,
     });
     engineRef.current = engine;
     engine.setRate(remembered.rate());
