@@ -5,8 +5,9 @@
 // player's default) and once with whole-block playback (`?playback=whole`, the player before
 // segments). A benchmark, not a test: it prints a table and asserts nothing about times.
 
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, inject, it } from 'vitest';
+import { launchChromium } from '../e2e/chromium';
 
 const baseUrl = inject('singleUserUrl');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? '60') || 60;
@@ -20,16 +21,6 @@ const RUNS = (process.env.BENCH_RUNS ?? 'segments@1,whole@1,segments@2,whole@2')
   return { mode: mode === 'whole' ? ('whole' as const) : ('segments' as const), rate: Number(rate) || 1 };
 });
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--autoplay-policy=no-user-gesture-required',
-];
 
 const ANIMALS = ['heron', 'otter', 'badger', 'falcon', 'marten', 'plover', 'weasel', 'curlew'];
 
@@ -62,7 +53,7 @@ let browser: Browser;
 const results: Result[] = [];
 
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
   // Both replicas probed and warm: a short block through each before the runs.
   await new Promise((r) => setTimeout(r, 3_000));
 });

@@ -4,23 +4,13 @@
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { launchChromium } from './chromium';
 
 const baseUrl = inject('baseUrl');
 const shots = inject('artifactsDir');
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  // Audio starts on its own when a block ends, without a fresh user gesture.
-  '--autoplay-policy=no-user-gesture-required',
-];
 
 // Three paragraphs: the first two long enough (several seconds of audio) for the test to act
 // while they play, short enough to synthesize in a second or two on two cores.
@@ -88,7 +78,7 @@ beforeAll(async () => {
   const address = fixture.address();
   fixtureUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   page = await context.newPage();
   page.on('pageerror', (error) => console.error('page error:', error.message));

@@ -380,37 +380,7 @@ async fn a_gateway_killed_with_sigkill_leaves_no_claims_behind() {
     let worker = fake_worker(Fault::Slow(Duration::from_secs(3))).await;
     let short = ["--job-lease-ms", "1500", "--gateway-lease-ms", "1500"];
     let mut doomed = flood::Gateway::start_with(&shared, &[worker.url.as_str()], &short).await;
-    let signed_up = doomed
-        .post_json(
-            "/v1/auth/sign-up",
-            None,
-            &json!({"email": "sigkill@example.com", "password": "correct horse battery"}),
-        )
-        .await;
-    let token = signed_up["token"].as_str().unwrap();
-    let text: String = (0..8)
-        .map(|i| format!("Sentence {i} is asked for and then abandoned.\n\n"))
-        .collect();
-    let document = doomed
-        .post_json("/v1/documents", Some(token), &json!({ "text": text }))
-        .await;
-    let id = document["id"].as_str().unwrap();
-    let mut listener = Listener::connect_to(&doomed.ws_url(token)).await;
-    let all: Vec<i64> = (0..8).collect();
-    listener.synthesize(id, &all, 0).await;
-    // The worker has the first block; the other seven wait in the queue.
-    let mut queued = std::collections::BTreeSet::new();
-    let mut processing = false;
-    while !processing || queued.len() < 7 {
-        let message = listener.next().await;
-        match message["status"].as_str() {
-            Some("processing") => processing = true,
-            Some("queued") if message["block_idx"] != 0 => {
-                queued.insert(message["block_idx"].as_i64());
-            }
-            _ => {}
-        }
-    }
+    let _listener = listener_with_queued_blocks(&doomed, "sigkill@example.com", 8).await;
     doomed.kill().await;
 
     // The dead gateway's lease runs out (nothing renews it); only then does a live gateway
@@ -574,31 +544,7 @@ async fn the_gateway_binary_on_sigterm_closes_its_sockets_and_releases_their_cla
     let shared = Shared::fresh().await;
     let worker = fake_worker(Fault::Slow(Duration::from_secs(3))).await;
     let mut gateway = flood::Gateway::start_with(&shared, &[worker.url.as_str()], &[]).await;
-    let signed_up = gateway
-        .post_json(
-            "/v1/auth/sign-up",
-            None,
-            &json!({"email": "sigterm@example.com", "password": "correct horse battery"}),
-        )
-        .await;
-    let token = signed_up["token"].as_str().unwrap();
-    let text: String = (0..4)
-        .map(|i| format!("Sentence {i} waits while the server restarts.\n\n"))
-        .collect();
-    let document = gateway
-        .post_json("/v1/documents", Some(token), &json!({ "text": text }))
-        .await;
-    let mut listener = Listener::connect_to(&gateway.ws_url(token)).await;
-    listener
-        .synthesize(document["id"].as_str().unwrap(), &[0, 1, 2, 3], 0)
-        .await;
-    let mut queued = std::collections::BTreeSet::new();
-    while queued.len() < 3 {
-        let message = listener.next().await;
-        if message["status"] == "queued" && message["block_idx"] != 0 {
-            queued.insert(message["block_idx"].as_i64());
-        }
-    }
+    let mut listener = listener_with_queued_blocks(&gateway, "sigterm@example.com", 4).await;
     gateway.signal("TERM");
     let (code, _) = listener.closed().await;
     assert_eq!(code, 1012, "told to reconnect");
@@ -611,4 +557,46 @@ async fn the_gateway_binary_on_sigterm_closes_its_sockets_and_releases_their_cla
         .await
         .unwrap();
     assert_eq!(queue, 0, "the queued blocks were released");
+}
+
+/// A user signed up on `gateway` with a document of `blocks` one-sentence paragraphs, and their
+/// listener on that gateway, which has asked for every block: returned once the worker has the
+/// first block and the others wait in the queue.
+async fn listener_with_queued_blocks(
+    gateway: &flood::Gateway,
+    email: &str,
+    blocks: i64,
+) -> Listener {
+    let signed_up = gateway
+        .post_json(
+            "/v1/auth/sign-up",
+            None,
+            &json!({"email": email, "password": "correct horse battery"}),
+        )
+        .await;
+    let token = signed_up["token"].as_str().unwrap();
+    let text: String = (0..blocks)
+        .map(|i| format!("Sentence {i} of {email} waits in the queue.\n\n"))
+        .collect();
+    let document = gateway
+        .post_json("/v1/documents", Some(token), &json!({ "text": text }))
+        .await;
+    let mut listener = Listener::connect_to(&gateway.ws_url(token)).await;
+    let all: Vec<i64> = (0..blocks).collect();
+    listener
+        .synthesize(document["id"].as_str().unwrap(), &all, 0)
+        .await;
+    let mut queued = std::collections::BTreeSet::new();
+    let mut processing = false;
+    while !processing || (queued.len() as i64) < blocks - 1 {
+        let message = listener.next().await;
+        match message["status"].as_str() {
+            Some("processing") => processing = true,
+            Some("queued") if message["block_idx"] != 0 => {
+                queued.insert(message["block_idx"].as_i64());
+            }
+            _ => {}
+        }
+    }
+    listener
 }
