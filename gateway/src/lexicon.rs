@@ -105,16 +105,22 @@ struct Entry {
     say: String,
 }
 
+/// `GET /v1/pronunciations`: the user's entries, by word.
+#[derive(Serialize)]
+struct Entries {
+    pronunciations: Vec<Entry>,
+}
+
 async fn list(
     State(state): State<Arc<AppState>>,
     user: CurrentUser,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let entries: Vec<Entry> =
+) -> Result<axum::Json<Entries>, ApiError> {
+    let pronunciations: Vec<Entry> =
         sqlx::query_as("SELECT word, say FROM pronunciations WHERE user_id = $1 ORDER BY word")
             .bind(user.id)
             .fetch_all(&state.pool)
             .await?;
-    Ok(axum::Json(serde_json::json!({ "pronunciations": entries })))
+    Ok(axum::Json(Entries { pronunciations }))
 }
 
 #[derive(Deserialize)]
@@ -160,7 +166,7 @@ async fn set(
     user: CurrentUser,
     Path(word): Path<String>,
     Json(body): Json<Say>,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
+) -> Result<axum::Json<Entry>, ApiError> {
     let word = clean_word(&word)?;
     let say = clean_say(&body.say)?;
     // One statement: the count and the write cannot be split by a concurrent request.
@@ -182,7 +188,7 @@ async fn set(
             "your lexicon already holds {MAX_ENTRIES} words, the most it may; delete one first"
         ))
     })?;
-    Ok(axum::Json(serde_json::json!({ "word": word, "say": say })))
+    Ok(axum::Json(Entry { word, say }))
 }
 
 async fn remove(

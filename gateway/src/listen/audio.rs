@@ -197,6 +197,12 @@ pub async fn get_segment(
 /// (`{"words": [{word, start_char, end_char, start, end}]}`, seconds from the start of its
 /// audio, characters of its block's text). The audio's own link opens it: the player adds
 /// `/words` to the path. 404 when the audio was made without timings or is no longer cached.
+/// The body of `GET /v1/audio/{hash}/words`.
+#[derive(serde::Serialize)]
+struct Words {
+    words: Vec<crate::synthesis::words::WordTiming>,
+}
+
 pub async fn get_words(
     State(state): State<Arc<AppState>>,
     Path(hash): Path<String>,
@@ -212,7 +218,7 @@ pub async fn get_words(
         .words(&hash)
         .await
         .ok_or(ApiError::NotFound("word timings"))?;
-    let mut response = axum::Json(serde_json::json!({ "words": words })).into_response();
+    let mut response = axum::Json(Words { words }).into_response();
     if let Ok(value) = HeaderValue::from_str(&format!("private, max-age={valid_for}, immutable")) {
         response.headers_mut().insert(header::CACHE_CONTROL, value);
     }

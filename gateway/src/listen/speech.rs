@@ -89,6 +89,27 @@ pub async fn speech(
     Ok(respond(wav::from_pcm(&pcm, sample_rate), format))
 }
 
+/// The answer of `POST /v1/dev/captioned_speech`.
+#[derive(serde::Serialize)]
+struct Captioned {
+    /// The WAV, base64.
+    audio: String,
+    audio_format: &'static str,
+    sample_rate: u32,
+    timestamps: Vec<CaptionedWord>,
+}
+
+/// When one written word of the input is spoken (seconds) and where it stands in the input
+/// (characters; none when it could not be placed).
+#[derive(serde::Serialize)]
+struct CaptionedWord {
+    word: String,
+    start_time: f64,
+    end_time: f64,
+    start_char: Option<usize>,
+    end_char: Option<usize>,
+}
+
 /// `POST /v1/dev/captioned_speech`: the speech endpoint's request, answered as Kokoro-FastAPI's
 /// captioned speech is: JSON with the WAV in base64 and when each written word of `input` is
 /// spoken (`timestamps: [{word, start_time, end_time, start_char, end_char}]`, seconds from the
@@ -125,22 +146,22 @@ pub async fn captioned(
         pcm.extend_from_slice(&wav[wav::HEADER_LEN.min(wav.len())..]);
         for word in state.synthesis.store.words(&hash).await.unwrap_or_default() {
             let chars = placer.place(&word.word);
-            timestamps.push(serde_json::json!({
-                "word": word.word,
-                "start_time": round_ms(offset + word.start),
-                "end_time": round_ms(offset + word.end),
-                "start_char": chars.as_ref().map(|c| c.start),
-                "end_char": chars.map(|c| c.end),
-            }));
+            timestamps.push(CaptionedWord {
+                start_time: round_ms(offset + word.start),
+                end_time: round_ms(offset + word.end),
+                start_char: chars.as_ref().map(|c| c.start),
+                end_char: chars.map(|c| c.end),
+                word: word.word,
+            });
         }
     }
     let wav = wav::from_pcm(&pcm, sample_rate);
-    Ok(axum::Json(serde_json::json!({
-        "audio": base64::engine::general_purpose::STANDARD.encode(&wav),
-        "audio_format": "wav",
-        "sample_rate": sample_rate,
-        "timestamps": timestamps,
-    }))
+    Ok(axum::Json(Captioned {
+        audio: base64::engine::general_purpose::STANDARD.encode(&wav),
+        audio_format: "wav",
+        sample_rate,
+        timestamps,
+    })
     .into_response())
 }
 
