@@ -58,10 +58,14 @@ struct Synthesize<'a> {
     model: &'a str,
     voice: &'a str,
     speed: f32,
+    /// Also hear a `segment` frame per chunk while a waited-for block renders (the web player
+    /// asks for them).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    segments: bool,
 }
 
-/// Any server frame; only the fields the benchmarks look at. `kind` is `status`, `evicted` or
-/// `error`; a status frame names one block, an `evicted` frame several.
+/// Any server frame; only the fields the benchmarks look at. `kind` is `status`, `segment`,
+/// `evicted` or `error`; a status or segment frame names one block, an `evicted` frame several.
 #[derive(Deserialize)]
 pub struct ServerMessage {
     #[serde(rename = "type")]
@@ -73,6 +77,10 @@ pub struct ServerMessage {
     pub audio_url: Option<String>,
     pub duration_ms: Option<u64>,
     pub error: Option<String>,
+    /// A `segment` frame's place in its block, from 0.
+    pub index: Option<u32>,
+    /// A `segment` frame: the block's last one.
+    pub last: Option<bool>,
 }
 
 /// What a `status: cached` frame says about a block's audio.
@@ -370,16 +378,17 @@ pub async fn ws_connect(url: &str) -> Result<Ws> {
 /// The JSON text of a `synthesize` for one block. The cursor is the block itself, so the
 /// gateway's cursor window never evicts what the client is waiting for.
 pub fn synthesize_message(document_id: &str, idx: u32, voice: &Voice) -> String {
-    synthesize_blocks_message(document_id, &[idx], idx, voice)
+    synthesize_blocks_message(document_id, &[idx], idx, voice, false)
 }
 
 /// The JSON text of a `synthesize` for several blocks with the listener at `cursor`, as the
-/// player sends it for its prefetch window.
+/// player sends it for its prefetch window; `segments` as the player asks (see `Synthesize`).
 pub fn synthesize_blocks_message(
     document_id: &str,
     block_indices: &[u32],
     cursor: u32,
     voice: &Voice,
+    segments: bool,
 ) -> String {
     serde_json::to_string(&Synthesize {
         kind: "synthesize",
@@ -389,6 +398,7 @@ pub fn synthesize_blocks_message(
         model: &voice.model,
         voice: &voice.voice,
         speed: 1.0,
+        segments,
     })
     .expect("a struct of strings and numbers serializes")
 }

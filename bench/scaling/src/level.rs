@@ -13,6 +13,7 @@ use crate::{
     documents::Documents,
     listener::{self, Plan},
     procs::{self, Watched},
+    reader::Playback,
     results::LevelResult,
     stack,
 };
@@ -21,6 +22,7 @@ use crate::{
 pub struct Load<'a> {
     pub base: String,
     pub voice: Voice,
+    pub playback: Playback,
     /// One session per simulated user; grown by signing up as levels need more.
     pub tokens: &'a mut Vec<String>,
     /// Sessions are given (`--tokens-file`): never sign up, reuse them in turn.
@@ -60,6 +62,7 @@ pub async fn run(load: &mut Load<'_>, listeners: usize) -> Result<(LevelResult, 
                 account,
                 document_id: id,
                 voice: &load.voice,
+                playback: load.playback,
                 epoch,
                 arrival: load.arrival_window.mul_f64(i as f64 / listeners as f64),
                 session: load.session,

@@ -10,7 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::{sync::mpsc, time::Instant};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::reader::{Action, Frame, Outcome, Reader};
+use crate::reader::{Action, Frame, Outcome, Playback, Reader};
 
 /// Speakable blocks the player keeps requested ahead of the one playing (web/src/engine).
 pub const PREFETCH_AHEAD: usize = 8;
@@ -19,6 +19,7 @@ pub struct Plan<'a> {
     pub account: &'a Gateway,
     pub document_id: &'a str,
     pub voice: &'a Voice,
+    pub playback: Playback,
     /// The level's start; arrival and session are measured from here.
     pub epoch: Instant,
     pub arrival: Duration,
@@ -34,9 +35,9 @@ pub async fn listen(plan: Plan<'_>) -> Outcome {
         Ok(opened) => opened,
         Err(e) => return Outcome::failed(format!("{e:#}"), plan.arrival),
     };
-    let mut reader = Reader::new(order, PREFETCH_AHEAD, plan.arrival);
+    let mut reader = Reader::new(order, PREFETCH_AHEAD, plan.playback, plan.arrival);
     let end = plan.epoch + plan.arrival + plan.session;
-    let (fetched_tx, mut fetched) = mpsc::unbounded_channel::<(u32, bool, Instant)>();
+    let (fetched_tx, mut fetched) = mpsc::unbounded_channel::<Fetched>();
     let mut failure = None;
     let mut actions = reader.start(since(plan.epoch));
     loop {
@@ -78,8 +79,8 @@ pub async fn listen(plan: Plan<'_>) -> Outcome {
                     break;
                 }
             },
-            Some((idx, ok, at)) = fetched.recv() => {
-                reader.on_fetched(idx, ok, at.saturating_duration_since(plan.epoch))
+            Some((idx, segment, ok, at)) = fetched.recv() => {
+                reader.on_fetched(idx, segment, ok, at.saturating_duration_since(plan.epoch))
             }
             () = tokio::time::sleep_until(deadline) => {
                 if deadline >= end {
@@ -105,22 +106,34 @@ async fn open(account: &Gateway, document_id: &str) -> Result<(Vec<u32>, Ws)> {
     Ok((blocks.into_iter().map(|b| b.idx).collect(), ws))
 }
 
+/// A download that finished: block, segment (`None`: the whole block), whether it worked, when.
+type Fetched = (u32, Option<u32>, bool, Instant);
+
 async fn carry_out(
     plan: &Plan<'_>,
     ws: &mut Ws,
     actions: Vec<Action>,
-    fetched: &mpsc::UnboundedSender<(u32, bool, Instant)>,
+    fetched: &mpsc::UnboundedSender<Fetched>,
 ) -> Result<()> {
     for action in actions {
         match action {
             Action::Send { indices, cursor } => {
-                let text =
-                    api::synthesize_blocks_message(plan.document_id, &indices, cursor, plan.voice);
+                let text = api::synthesize_blocks_message(
+                    plan.document_id,
+                    &indices,
+                    cursor,
+                    plan.voice,
+                    plan.playback == Playback::Segments,
+                );
                 ws.send(Message::text(text))
                     .await
                     .context("WebSocket send")?;
             }
-            Action::Fetch { idx, audio_url } => {
+            Action::Fetch {
+                idx,
+                segment,
+                audio_url,
+            } => {
                 let account = plan.account.clone();
                 let fetched = fetched.clone();
                 tokio::spawn(async move {
@@ -131,7 +144,7 @@ async fn carry_out(
                             false
                         }
                     };
-                    let _ = fetched.send((idx, ok, Instant::now()));
+                    let _ = fetched.send((idx, segment, ok, Instant::now()));
                 });
             }
         }
@@ -156,6 +169,13 @@ fn frame_of<'a>(message: &'a ServerMessage, document_id: &str) -> Option<Frame<'
             audio_url: message.audio_url.as_deref(),
             duration_ms: message.duration_ms,
             error: message.error.as_deref(),
+        }),
+        "segment" => Some(Frame::Segment {
+            idx: message.block_idx?,
+            index: message.index?,
+            duration_ms: message.duration_ms?,
+            last: message.last.unwrap_or(false),
+            audio_url: message.audio_url.as_deref()?,
         }),
         "evicted" => Some(Frame::Evicted(message.block_indices.as_deref()?)),
         _ => None,

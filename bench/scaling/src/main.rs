@@ -86,6 +86,10 @@ struct Args {
     /// Runs per configuration (at least 3 for a median and a spread).
     #[arg(long, default_value_t = 3)]
     repeats: u32,
+    /// How the simulated listeners play: as the web player does by default (`segments`), or
+    /// whole blocks only (its `?playback=whole`).
+    #[arg(long, value_enum, default_value = "segments")]
+    playback: reader::Playback,
     /// Seconds each listener listens.
     #[arg(long, default_value_t = 20.0)]
     listen_secs: f64,
@@ -285,6 +289,7 @@ async fn run(args: Args) -> Result<()> {
         cores,
         method: Method {
             listen_s: args.listen_secs,
+            playback: args.playback,
             arrival_s: args.arrival_secs,
             prefetch_ahead: listener::PREFETCH_AHEAD,
             paragraphs: args.paragraphs,
@@ -552,6 +557,7 @@ async fn levels(
         fixed_tokens,
         documents,
         paragraphs: args.paragraphs,
+        playback: args.playback,
         arrival_window: Duration::from_secs_f64(args.arrival_secs),
         session: Duration::from_secs_f64(args.listen_secs),
         // A stack started here shows its gateway's details with the token it was given.

@@ -8,6 +8,13 @@
 //! block's audio is downloaded while the current one plays; a refused request is asked again
 //! after 5 s, doubling up to 60 s. Playback runs at 1× real time.
 //!
+//! With `Playback::Segments` (the player's default) it also plays as the player does since
+//! segments: a block still rendering plays from its `segment` frames as they are downloaded, one
+//! after the other (a segment not there when the one before ends is a stall); a block already
+//! whole plays whole; and the block to be heard first is asked for alone until it is whole
+//! ("head first"), the rest of the window after it. `Playback::Whole` is the player's
+//! `?playback=whole`: whole blocks only, the whole window at once.
+//!
 //! Times are offsets from the level's start, so outcomes of one level compare directly.
 
 use std::{collections::HashMap, time::Duration};
@@ -19,13 +26,27 @@ const MAX_INDICES_PER_MESSAGE: usize = 64;
 const REFUSED_RETRY: Duration = Duration::from_secs(5);
 const REFUSED_RETRY_MAX: Duration = Duration::from_secs(60);
 
+/// How the simulated player plays (the web player's `?playback=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Playback {
+    /// Segments while a block renders, head first (the player's default).
+    Segments,
+    /// Whole blocks only (the player before segments).
+    Whole,
+}
+
 /// What the reader wants done.
 #[derive(Debug, PartialEq)]
 pub enum Action {
     /// Send a `synthesize` for these blocks with the listener at `cursor`.
     Send { indices: Vec<u32>, cursor: u32 },
-    /// Download this block's audio.
-    Fetch { idx: u32, audio_url: String },
+    /// Download this block's audio: segment `segment`, or the whole block (`None`).
+    Fetch {
+        idx: u32,
+        segment: Option<u32>,
+        audio_url: String,
+    },
 }
 
 /// A server frame about this listener's document.
@@ -36,6 +57,14 @@ pub enum Frame<'a> {
         audio_url: Option<&'a str>,
         duration_ms: Option<u64>,
         error: Option<&'a str>,
+    },
+    /// One chunk of a block still rendering, playable before the block is whole.
+    Segment {
+        idx: u32,
+        index: u32,
+        duration_ms: u64,
+        last: bool,
+        audio_url: &'a str,
     },
     Evicted(&'a [u32]),
     /// `{"type": "error"}`: the gateway refused a message (a cap, a quota, an unserved voice).
@@ -70,6 +99,33 @@ struct Block {
     audio_url: Option<String>,
     fetching: bool,
     fetched_at: Option<Duration>,
+    /// Its segments so far, in order from the first, while it renders.
+    segments: Vec<Segment>,
+}
+
+struct Segment {
+    duration: Duration,
+    last: bool,
+    audio_url: String,
+    fetching: bool,
+    fetched_at: Option<Duration>,
+}
+
+/// The piece of the cursor block that plays now.
+#[derive(Clone, Copy)]
+struct Playing {
+    until: Duration,
+    /// The segment that plays; `None`: the whole block, or the rest of it.
+    segment: Option<usize>,
+    /// How much of the block has been heard once this piece ends.
+    heard: Duration,
+}
+
+/// Inside a block that played from segments: what plays next.
+#[derive(Clone, Copy)]
+struct Inside {
+    next_segment: usize,
+    heard: Duration,
 }
 
 /// A block a worker rendered for this listener: when it started (its `processing` status, else
@@ -127,11 +183,14 @@ pub struct Reader {
     /// Speakable block indices in reading order.
     order: Vec<u32>,
     prefetch_ahead: usize,
+    playback: Playback,
     /// The cursor is `order[pos]`; `pos == order.len()` once the document is over.
     pos: usize,
     blocks: HashMap<u32, Block>,
-    /// When the block at the cursor stops playing, while one plays.
-    playing_until: Option<Duration>,
+    /// What of the block at the cursor plays, while something does.
+    playing: Option<Playing>,
+    /// The cursor block is part-heard (its segments so far ended); `None` at a block's start.
+    inside: Option<Inside>,
     /// A block ended and the next was not ready: since when the listener waits.
     stalled_since: Option<Duration>,
     retry_at: Option<Duration>,
@@ -141,13 +200,20 @@ pub struct Reader {
 }
 
 impl Reader {
-    pub fn new(order: Vec<u32>, prefetch_ahead: usize, arrival: Duration) -> Self {
+    pub fn new(
+        order: Vec<u32>,
+        prefetch_ahead: usize,
+        playback: Playback,
+        arrival: Duration,
+    ) -> Self {
         Self {
             order,
             prefetch_ahead,
+            playback,
             pos: 0,
             blocks: HashMap::new(),
-            playing_until: None,
+            playing: None,
+            inside: None,
             stalled_since: None,
             retry_at: None,
             refusals_in_a_row: 0,
@@ -168,7 +234,7 @@ impl Reader {
 
     /// The next moment the clock matters: the playing block's end, or a retry after a refusal.
     pub fn next_deadline(&self) -> Option<Duration> {
-        match (self.playing_until, self.retry_at) {
+        match (self.playing.map(|p| p.until), self.retry_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -186,6 +252,13 @@ impl Reader {
                 }
                 self.fill_window(now, &mut actions);
             }
+            Frame::Segment {
+                idx,
+                index,
+                duration_ms,
+                last,
+                audio_url,
+            } => self.on_segment(idx, index, duration_ms, last, audio_url, &mut actions),
             Frame::Status {
                 idx,
                 status,
@@ -207,9 +280,26 @@ impl Reader {
     }
 
     /// A download this reader asked for finished (`ok: false`: it failed).
-    pub fn on_fetched(&mut self, idx: u32, ok: bool, now: Duration) -> Vec<Action> {
+    pub fn on_fetched(
+        &mut self,
+        idx: u32,
+        segment: Option<u32>,
+        ok: bool,
+        now: Duration,
+    ) -> Vec<Action> {
         let mut actions = Vec::new();
-        if let Some(block) = self.blocks.get_mut(&idx) {
+        if let Some(segment) = segment {
+            let seg = self
+                .blocks
+                .get_mut(&idx)
+                .and_then(|b| b.segments.get_mut(segment as usize));
+            if let Some(seg) = seg {
+                seg.fetching = false;
+                // A segment that failed to download is no loss while the block is coming
+                // whole; the whole block's download is what counts as an error.
+                seg.fetched_at = ok.then_some(now);
+            }
+        } else if let Some(block) = self.blocks.get_mut(&idx) {
             block.fetching = false;
             if ok {
                 block.fetched_at = Some(now);
@@ -230,14 +320,31 @@ impl Reader {
             self.retry_at = None;
             self.fill_window(now, &mut actions);
         }
-        if let Some(end) = self.playing_until.filter(|&end| end <= now) {
-            self.playing_until = None;
-            self.pos += 1;
-            self.skip_unplayable();
-            if self.pos < self.order.len() {
-                // Waiting from the moment the block ended, not from when the timer fired.
+        if let Some(ended) = self.playing.filter(|p| p.until <= now) {
+            self.playing = None;
+            let end = ended.until;
+            let block_over = match ended.segment {
+                None => true,
+                Some(k) => self
+                    .cursor_block()
+                    .and_then(|b| b.segments.get(k))
+                    .is_none_or(|s| s.last),
+            };
+            if block_over {
+                self.inside = None;
+                self.pos += 1;
+                self.skip_unplayable();
+                if self.pos < self.order.len() {
+                    // Waiting from the moment the block ended, not from when the timer fired.
+                    self.stalled_since = Some(end);
+                    self.fill_window(now, &mut actions);
+                }
+            } else {
+                self.inside = Some(Inside {
+                    next_segment: ended.segment.map_or(0, |k| k + 1),
+                    heard: ended.heard,
+                });
                 self.stalled_since = Some(end);
-                self.fill_window(now, &mut actions);
             }
         }
         self.start_if_ready(now, &mut actions);
@@ -300,6 +407,8 @@ impl Reader {
                     audio_s: block.duration.as_secs_f64(),
                 });
                 self.refusals_in_a_row = 0;
+                // Head first: the head is whole, so the rest of the window may come.
+                self.fill_window(now, actions);
                 self.fetch_near_cursor(actions);
             }
             "skipped" => {
@@ -314,6 +423,48 @@ impl Reader {
             // A status this reader does not know (a newer gateway's) changes nothing.
             _ => {}
         }
+    }
+
+    fn on_segment(
+        &mut self,
+        idx: u32,
+        index: u32,
+        duration_ms: u64,
+        last: bool,
+        audio_url: &str,
+        actions: &mut Vec<Action>,
+    ) {
+        if self.playback == Playback::Whole {
+            return;
+        }
+        // Only for a block still rendering that this reader wants.
+        let Some(block) = self.blocks.get_mut(&idx).filter(|b| b.state.pending()) else {
+            return;
+        };
+        let index = index as usize;
+        if index < block.segments.len() {
+            // Told again (a reconnect, another listener's render): it may now say it is the last.
+            block.segments[index].last |= last;
+            return;
+        }
+        if index > block.segments.len() {
+            // A gap (segments kept only briefly): wait for the whole block.
+            return;
+        }
+        block.segments.push(Segment {
+            duration: Duration::from_millis(duration_ms),
+            last,
+            audio_url: audio_url.to_string(),
+            fetching: false,
+            fetched_at: None,
+        });
+        self.fetch_near_cursor(actions);
+    }
+
+    fn cursor_block(&self) -> Option<&Block> {
+        self.order
+            .get(self.pos)
+            .and_then(|idx| self.blocks.get(idx))
     }
 
     fn on_refused(&mut self, error: &str, now: Duration) {
@@ -356,6 +507,17 @@ impl Reader {
                 break;
             }
         }
+        // Head first: prefetch beside the block to be heard first would share the cores and
+        // slow its first sound and its later segments.
+        if self.playback == Playback::Segments
+            && window.len() > 1
+            && self
+                .blocks
+                .get(&window[0])
+                .is_none_or(|b| b.state.pending())
+        {
+            window.truncate(1);
+        }
         let needed: Vec<u32> = window
             .into_iter()
             .filter(|idx| !self.blocks.contains_key(idx))
@@ -371,6 +533,7 @@ impl Reader {
                     audio_url: None,
                     fetching: false,
                     fetched_at: None,
+                    segments: Vec::new(),
                 },
             );
         }
@@ -394,8 +557,8 @@ impl Reader {
         }
     }
 
-    /// Downloads the cursor block's audio and the next one's, once they are cached, as the
-    /// player loads the current block and preloads the next.
+    /// Downloads the cursor block's audio and the next one's, once they are cached (else their
+    /// segments so far), as the player loads the current block and preloads the next.
     fn fetch_near_cursor(&mut self, actions: &mut Vec<Action>) {
         let near: Vec<u32> = self.order[self.pos.min(self.order.len())..]
             .iter()
@@ -415,15 +578,27 @@ impl Reader {
                 block.fetching = true;
                 actions.push(Action::Fetch {
                     idx,
+                    segment: None,
                     audio_url: url.clone(),
                 });
+            }
+            for (index, segment) in block.segments.iter_mut().enumerate() {
+                if !segment.fetching && segment.fetched_at.is_none() {
+                    segment.fetching = true;
+                    actions.push(Action::Fetch {
+                        idx,
+                        segment: Some(index as u32),
+                        audio_url: segment.audio_url.clone(),
+                    });
+                }
             }
         }
     }
 
-    /// When nothing plays, starts the cursor block if its sound is ready.
+    /// When nothing plays, starts the cursor block if its sound is ready (or, inside a block,
+    /// its next segment or the rest of it).
     fn start_if_ready(&mut self, now: Duration, actions: &mut Vec<Action>) {
-        if self.playing_until.is_some() {
+        if self.playing.is_some() {
             return;
         }
         let was = self.pos;
@@ -435,10 +610,13 @@ impl Reader {
         let Some(&idx) = self.order.get(self.pos) else {
             return;
         };
-        let Some(ready) = self.blocks.get(&idx).and_then(sound_ready_at) else {
+        let Some(block) = self.blocks.get(&idx) else {
             return;
         };
-        let duration = self.blocks.get(&idx).map_or(Duration::ZERO, |b| b.duration);
+        let Some(piece) = next_piece(block, self.inside) else {
+            return;
+        };
+        let ready = piece.ready;
         let start = match self.stalled_since.take() {
             // Ready before the previous block ended: it plays straight on, no stall.
             Some(ended) if ready <= ended => ended,
@@ -454,24 +632,66 @@ impl Reader {
                 ready
             }
         };
-        self.outcome.played_blocks += 1;
-        self.playing_until = Some(start + duration);
+        if self.inside.is_none() {
+            self.outcome.played_blocks += 1;
+        }
+        self.inside = None;
+        self.playing = Some(Playing {
+            until: start + piece.duration,
+            segment: piece.segment,
+            heard: piece.heard,
+        });
         self.fetch_near_cursor(actions);
-        // A block shorter than the time since it could start has already ended.
-        if start + duration <= now {
+        // A piece shorter than the time since it could start has already ended.
+        if start + piece.duration <= now {
             actions.extend(self.on_tick(now));
         }
     }
 }
 
-/// When a block's sound can start: the one place that defines "first sound" and "ready in
-/// time". Today the gateway reports a block only once it is whole (`cached`), and the player
-/// downloads it before playing, so it is the moment the download finished. When audio streams
-/// in segments (issue 11), this becomes the first segment's arrival.
-fn sound_ready_at(block: &Block) -> Option<Duration> {
-    (block.state == State::Cached)
+/// What of a block can play next and from when.
+struct Piece {
+    /// When its sound could start: downloaded.
+    ready: Duration,
+    duration: Duration,
+    segment: Option<usize>,
+    /// How much of the block is heard once it ends.
+    heard: Duration,
+}
+
+/// The one place that defines "first sound" and "ready in time": the player plays what it has
+/// downloaded. At a block's start (`inside` is `None`) the whole block once downloaded, else its
+/// first segment; inside a block its next segment, else the rest of the whole block.
+fn next_piece(block: &Block, inside: Option<Inside>) -> Option<Piece> {
+    let whole = (block.state == State::Cached)
         .then_some(block.fetched_at)
-        .flatten()
+        .flatten();
+    let (next, heard) = inside.map_or((0, Duration::ZERO), |i| (i.next_segment, i.heard));
+    let segment = block
+        .segments
+        .get(next)
+        .and_then(|s| Some((s, s.fetched_at?)));
+    match (whole, segment) {
+        (Some(ready), _) if inside.is_none() => Some(Piece {
+            ready,
+            duration: block.duration,
+            segment: None,
+            heard: block.duration,
+        }),
+        (_, Some((s, ready))) => Some(Piece {
+            ready,
+            duration: s.duration,
+            segment: Some(next),
+            heard: heard + s.duration,
+        }),
+        (Some(ready), None) => Some(Piece {
+            ready,
+            duration: block.duration.saturating_sub(heard),
+            segment: None,
+            heard: block.duration,
+        }),
+        (None, None) => None,
+    }
 }
 
 #[cfg(test)]
@@ -522,9 +742,124 @@ mod tests {
             .collect()
     }
 
-    /// Blocks 0..20, all speakable, arrival at 1 s.
+    /// Blocks 0..20, all speakable, arrival at 1 s, whole blocks only.
     fn reader() -> Reader {
-        Reader::new((0..20).collect(), 8, s(1.0))
+        Reader::new((0..20).collect(), 8, Playback::Whole, s(1.0))
+    }
+
+    /// The same, playing as the web player does by default: segments, head first.
+    fn segmented() -> Reader {
+        Reader::new((0..20).collect(), 8, Playback::Segments, s(1.0))
+    }
+
+    fn segment(idx: u32, index: u32, seconds: f64, last: bool) -> Frame<'static> {
+        Frame::Segment {
+            idx,
+            index,
+            duration_ms: (seconds * 1000.0) as u64,
+            last,
+            audio_url: "/v1/audio/x/segments/0",
+        }
+    }
+
+    fn segment_fetches(actions: &[Action]) -> Vec<(u32, Option<u32>)> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Fetch { idx, segment, .. } => Some((*idx, *segment)),
+                Action::Send { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn head_first_asks_for_the_first_block_alone_until_it_is_whole() {
+        let mut r = segmented();
+        assert_eq!(sends(&r.start(s(1.0))), [(vec![0], 0)]);
+        assert_eq!(sends(&r.on_frame(status(0, "processing"), s(1.2))), []);
+        let actions = r.on_frame(cached(0, 5.0), s(4.0));
+        assert_eq!(sends(&actions), [((1..9).collect(), 0)], "then the window");
+    }
+
+    #[test]
+    fn first_sound_is_the_first_segment_downloaded() {
+        let mut r = segmented();
+        r.start(s(1.0));
+        let actions = r.on_frame(segment(0, 0, 2.0, false), s(2.0));
+        assert_eq!(segment_fetches(&actions), [(0, Some(0))]);
+        r.on_fetched(0, Some(0), true, s(2.2));
+        assert_eq!(r.next_deadline(), Some(s(4.2)), "segment 0 plays for 2 s");
+        // Segment 1 comes while segment 0 plays: it follows without a stall.
+        r.on_frame(segment(0, 1, 3.0, true), s(3.0));
+        r.on_fetched(0, Some(1), true, s(3.1));
+        r.on_tick(s(4.2));
+        assert_eq!(r.next_deadline(), Some(s(7.2)));
+        let outcome = r.finish(s(5.0));
+        assert_eq!(outcome.first_sound_s, Some(1.2));
+        assert_eq!((outcome.stalls, outcome.played_blocks), (0, 1));
+        assert!(outcome.served());
+    }
+
+    #[test]
+    fn a_segment_late_for_its_turn_is_a_stall() {
+        let mut r = segmented();
+        r.start(s(1.0));
+        r.on_frame(segment(0, 0, 1.0, false), s(2.0));
+        r.on_fetched(0, Some(0), true, s(2.0));
+        r.on_tick(s(3.0));
+        assert_eq!(r.next_deadline(), None, "waiting for segment 1");
+        r.on_frame(segment(0, 1, 2.0, true), s(3.5));
+        r.on_fetched(0, Some(1), true, s(3.6));
+        assert_eq!(r.next_deadline(), Some(s(5.6)));
+        let outcome = r.finish(s(4.0));
+        assert_eq!(outcome.stalls, 1);
+        assert!((outcome.stall_s - 0.6).abs() < 1e-9);
+        assert_eq!(outcome.played_blocks, 1, "one block, heard in two pieces");
+        assert!(!outcome.served());
+    }
+
+    #[test]
+    fn a_block_that_turns_whole_mid_play_goes_on_from_where_its_segments_ended() {
+        let mut r = segmented();
+        r.start(s(1.0));
+        r.on_frame(segment(0, 0, 1.0, false), s(2.0));
+        r.on_fetched(0, Some(0), true, s(2.0));
+        // The block is whole (4 s in all) before segment 1 is told: the rest plays from it.
+        let actions = r.on_frame(cached(0, 4.0), s(2.5));
+        assert_eq!(segment_fetches(&actions), [(0, None)]);
+        r.on_fetched(0, None, true, s(2.6));
+        r.on_tick(s(3.0));
+        assert_eq!(r.next_deadline(), Some(s(6.0)), "the 3 s not yet heard");
+        let outcome = r.finish(s(3.5));
+        assert_eq!((outcome.stalls, outcome.played_blocks), (0, 1));
+    }
+
+    #[test]
+    fn a_whole_block_plays_whole_and_segments_of_others_are_preloaded() {
+        let mut r = segmented();
+        r.start(s(1.0));
+        r.on_frame(cached(0, 5.0), s(3.0));
+        r.on_fetched(0, None, true, s(3.0));
+        // Block 1 renders while block 0 plays: its first segment is downloaded ahead.
+        let actions = r.on_frame(segment(1, 0, 2.0, false), s(4.0));
+        assert_eq!(segment_fetches(&actions), [(1, Some(0))]);
+        r.on_fetched(1, Some(0), true, s(4.1));
+        r.on_tick(s(8.0));
+        assert_eq!(
+            r.next_deadline(),
+            Some(s(10.0)),
+            "block 1's first segment at once"
+        );
+        let outcome = r.finish(s(9.0));
+        assert_eq!((outcome.stalls, outcome.played_blocks), (0, 2));
+    }
+
+    #[test]
+    fn whole_playback_ignores_segments() {
+        let mut r = reader();
+        r.start(s(1.0));
+        assert_eq!(r.on_frame(segment(0, 0, 2.0, false), s(2.0)), []);
+        assert_eq!(r.finish(s(3.0)).first_sound_s, None);
     }
 
     #[test]
@@ -541,7 +876,7 @@ mod tests {
         r.on_frame(status(0, "queued"), s(1.1));
         r.on_frame(status(0, "processing"), s(1.2));
         assert_eq!(fetches(&r.on_frame(cached(0, 5.0), s(3.0))), [0]);
-        assert_eq!(r.on_fetched(0, true, s(3.5)), []);
+        assert_eq!(r.on_fetched(0, None, true, s(3.5)), []);
         assert_eq!(r.next_deadline(), Some(s(8.5)));
         let outcome = r.finish(s(4.0));
         assert_eq!(outcome.first_sound_s, Some(2.5));
@@ -556,10 +891,10 @@ mod tests {
         let mut r = reader();
         r.start(s(1.0));
         r.on_frame(cached(0, 5.0), s(2.0));
-        r.on_fetched(0, true, s(2.0));
+        r.on_fetched(0, None, true, s(2.0));
         // Block 1 is cached while block 0 plays: preloaded at once.
         assert_eq!(fetches(&r.on_frame(cached(1, 4.0), s(4.0))), [1]);
-        r.on_fetched(1, true, s(4.1));
+        r.on_fetched(1, None, true, s(4.1));
         // Block 0 ends at 7 s; the timer fires late, at 7.2 s: still no stall.
         let actions = r.on_tick(s(7.2));
         assert_eq!(sends(&actions), [(vec![9], 1)], "the window moves on");
@@ -574,11 +909,11 @@ mod tests {
         let mut r = reader();
         r.start(s(1.0));
         r.on_frame(cached(0, 3.0), s(2.0));
-        r.on_fetched(0, true, s(2.0));
+        r.on_fetched(0, None, true, s(2.0));
         r.on_tick(s(5.0));
         assert_eq!(r.next_deadline(), None, "waiting for block 1");
         r.on_frame(cached(1, 3.0), s(6.0));
-        r.on_fetched(1, true, s(6.5));
+        r.on_fetched(1, None, true, s(6.5));
         assert_eq!(r.next_deadline(), Some(s(9.5)));
         let outcome = r.finish(s(7.0));
         assert_eq!(outcome.stalls, 1);
@@ -591,7 +926,7 @@ mod tests {
         let mut r = reader();
         r.start(s(1.0));
         r.on_frame(cached(0, 3.0), s(2.0));
-        r.on_fetched(0, true, s(2.0));
+        r.on_fetched(0, None, true, s(2.0));
         r.on_tick(s(5.0));
         let outcome = r.finish(s(9.0));
         assert_eq!((outcome.stalls, outcome.stall_s), (1, 4.0));
@@ -636,7 +971,7 @@ mod tests {
             [(vec![9], 0)]
         );
         r.on_frame(cached(0, 2.0), s(2.0));
-        r.on_fetched(0, true, s(2.0));
+        r.on_fetched(0, None, true, s(2.0));
         let error = Frame::Status {
             idx: 2,
             status: "error",
@@ -648,7 +983,7 @@ mod tests {
         // Block 3 is the next playable one (1 and 2 will never play), so it is preloaded.
         assert_eq!(fetches(&r.on_frame(cached(3, 2.0), s(3.0))), [3]);
         r.on_tick(s(4.0));
-        r.on_fetched(3, true, s(4.2));
+        r.on_fetched(3, None, true, s(4.2));
         let outcome = r.finish(s(5.0));
         assert_eq!(outcome.block_errors, 1);
         assert_eq!(outcome.played_blocks, 2);

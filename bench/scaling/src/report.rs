@@ -5,6 +5,7 @@ use std::{collections::BTreeMap, fmt::Write as _};
 
 use crate::{
     grid::Config,
+    reader::Playback,
     results::{Results, RunResult, Spread, is_replica, percentile, spread},
 };
 
@@ -354,15 +355,26 @@ pub fn render(results: &Results) -> String {
          ({} paragraphs of two or three sentences, none repeated in the benchmark), arriving open-loop \
          one every {:.1}/n s, and listens for {:.0} s like the web player: the block at the cursor and \
          {} ahead requested, the next block's audio downloaded while one plays, the cursor moving on \
-         at 1× as each block ends. Then the queue drains (health shows nothing queued or rendering) \
-         before the next level.",
-        m.paragraphs, m.arrival_s, m.listen_s, m.prefetch_ahead
+         at 1× as each block ends; {}. Then the queue drains (health shows nothing queued or \
+         rendering) before the next level.",
+        m.paragraphs,
+        m.arrival_s,
+        m.listen_s,
+        m.prefetch_ahead,
+        match m.playback {
+            Playback::Segments => {
+                "playback `segments` (the player's default): a block still rendering plays from \
+                 its segments as they come, and the block to be heard first is asked for alone \
+                 until it is whole"
+            }
+            Playback::Whole => "playback `whole`: whole blocks only, the whole window at once",
+        }
     );
     out.push_str(
         "- Not served: a listener whose next block was not ready when the previous one ended (a \
          stall), who heard nothing within the session, or whose requests the gateway refused. Block \
          latency: request → `cached`, over every block (deep prefetch waits longest by design). First \
-         sound: arrival → the first block cached and its audio downloaded. Throughput: audio seconds \
+         sound: arrival → the first audio downloaded (the first segment, or the whole first block). Throughput: audio seconds \
          cached ÷ seconds from the first block a worker started to the last one cached, the best \
          level of a run. CPU: cores used during the level per process tree from /proc; \"other\" is \
          the rest of the machine (other work skews the numbers). Peak RSS: each replica's VmHWM.\n",
@@ -466,6 +478,7 @@ mod tests {
             cores: 2,
             method: Method {
                 listen_s: 24.0,
+                playback: Playback::Segments,
                 arrival_s: 4.0,
                 prefetch_ahead: 8,
                 paragraphs: 16,

@@ -3,7 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{grid::Config, procs::CpuUse, ramp::Ramp, reader::Outcome};
+use crate::{
+    grid::Config,
+    procs::CpuUse,
+    ramp::Ramp,
+    reader::{Outcome, Playback},
+};
 
 #[derive(Serialize, Deserialize)]
 pub struct Results {
@@ -21,6 +26,9 @@ pub struct Results {
 #[derive(Serialize, Deserialize)]
 pub struct Method {
     pub listen_s: f64,
+    /// How the simulated player plays; results from before segments played whole blocks.
+    #[serde(default = "whole_blocks")]
+    pub playback: Playback,
     pub arrival_s: f64,
     pub prefetch_ahead: usize,
     pub paragraphs: usize,
@@ -213,6 +221,10 @@ pub fn spread(values: &[f64]) -> Option<Spread> {
         min: sorted[0],
         max: sorted[sorted.len() - 1],
     })
+}
+
+fn whole_blocks() -> Playback {
+    Playback::Whole
 }
 
 #[cfg(test)]
