@@ -142,6 +142,14 @@ pub fn cpu_between(watched: &[Watched], before: &Snapshot, after: &Snapshot) -> 
 }
 
 /// Peak resident memory of one process so far (`VmHWM`), in MiB.
+/// The one child of `pid`, if it has exactly one: a container's init (tini) runs its service as
+/// its only child, whose memory is the service's.
+pub fn only_child(pid: u32) -> Option<u32> {
+    let mut children = all_stats().into_iter().filter(|s| s.ppid == pid);
+    let child = children.next()?;
+    children.next().is_none().then_some(child.pid)
+}
+
 pub fn peak_rss_mib(pid: u32) -> Option<f64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     parse_peak_rss_mib(&status)
@@ -155,6 +163,31 @@ fn parse_peak_rss_mib(status: &str) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_only_child_of_an_init_is_found() {
+        // A shell that starts one `sleep` and waits for it, as tini runs a container's service.
+        let mut shell = std::process::Command::new("sh")
+            .args(["-c", "sleep 5 & wait"])
+            .spawn()
+            .unwrap();
+        let mut child = None;
+        for _ in 0..50 {
+            child = only_child(shell.id());
+            if child.is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let child = child.expect("the shell's sleep");
+        let comm = fs::read_to_string(format!("/proc/{child}/comm")).unwrap();
+        assert_eq!(comm.trim(), "sleep");
+        let _ = shell.kill();
+        let _ = std::process::Command::new("kill")
+            .arg(child.to_string())
+            .status();
+        let _ = shell.wait();
+    }
+
     use super::*;
 
     #[test]

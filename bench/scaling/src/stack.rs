@@ -14,7 +14,10 @@ use std::process::{Child, Command};
 
 use tokio::time::Instant;
 
-use crate::{grid::Config, procs::Watched};
+use crate::{
+    grid::Config,
+    procs::{self, Watched},
+};
 
 /// `GET /api/health`, the parts the benchmark reads. Details may need an operator token on a
 /// hardened gateway; without them the benchmark waits a fixed time instead.
@@ -476,13 +479,59 @@ async fn compose_processes(project: &str) -> Result<Vec<Watched>> {
         else {
             continue;
         };
+        // Each image runs its service under tini: watch the service (CPU counts the same either
+        // way; peak memory is the service's own).
+        let pid = procs::only_child(pid).unwrap_or(pid);
         let n = counts.entry(service.to_string()).or_default();
         *n += 1;
         watched.push(Watched {
-            label: format!("{service}-{n}"),
+            label: compose_label(service, *n),
             pid,
             alone: false,
         });
     }
     Ok(watched)
+}
+
+/// A compose container's label in the local target's words, so the report counts it the same:
+/// `kokoro-n` for the Kokoro service's replicas (`tts-kokoro`), `redis`, `postgres` and
+/// `gateway` for the first of theirs; any other service as `service-n`.
+fn compose_label(service: &str, n: usize) -> String {
+    match service {
+        s if s.contains("kokoro") => format!("kokoro-{n}"),
+        "redis" | "postgres" | "gateway" if n == 1 => service.to_string(),
+        _ => format!("{service}-{n}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn compose_containers_are_labelled_as_the_local_processes() {
+        let labels: Vec<String> = [
+            ("tts-kokoro", 1),
+            ("tts-kokoro", 2),
+            ("gateway", 1),
+            ("redis", 1),
+            ("postgres", 1),
+            ("prometheus", 1),
+            ("gateway", 2),
+        ]
+        .iter()
+        .map(|(service, n)| super::compose_label(service, *n))
+        .collect();
+        assert_eq!(
+            labels,
+            [
+                "kokoro-1",
+                "kokoro-2",
+                "gateway",
+                "redis",
+                "postgres",
+                "prometheus-1",
+                "gateway-2"
+            ]
+        );
+        assert!(crate::results::is_replica(&labels[1]));
+    }
 }
