@@ -25,10 +25,11 @@ use crate::{
     error::{ApiError, Query},
     startup::AppState,
     synthesis::{
-        self, Enqueued, Event, EventKind, HubMessage, JobSpec, Released, Requested, Subscription,
-        Synthesis, Target,
+        self, Enqueued, Event, EventKind, HubMessage, JobSpec, Released, Requested, SegmentNote,
+        Subscription, Synthesis, Target,
         queue::{score, tier_for},
         unserved,
+        words::WordTiming,
     },
     usage,
 };
@@ -176,6 +177,9 @@ enum ServerMessage<'a> {
         duration_ms: u64,
         last: bool,
         audio_url: String,
+        /// The words it speaks, in seconds from the start of the block (not of the segment);
+        /// empty from a model that predicts no durations.
+        words: &'a [WordTiming],
         model: &'a str,
         voice: &'a str,
     },
@@ -966,16 +970,9 @@ impl Session {
         };
         let mut keys: Vec<BlockKey> = keys.iter().copied().collect();
         keys.sort_unstable();
-        if let EventKind::Segment {
-            index,
-            duration_ms,
-            last,
-            ..
-        } = event.kind
-        {
+        if let EventKind::Segment(note) = &event.kind {
             if self.segments {
-                self.segment(&keys, &event.hash, index, duration_ms, last)
-                    .await;
+                self.segment(&keys, &event.hash, note).await;
             }
             return;
         }
@@ -992,7 +989,7 @@ impl Session {
             EventKind::Unspeakable { reason } => {
                 (BlockStatus::Skipped, None, None, Some(reason.as_str()))
             }
-            EventKind::Enqueued { .. } | EventKind::Segment { .. } => return,
+            EventKind::Enqueued { .. } | EventKind::Segment(_) => return,
         };
         for key in keys {
             let Some(pending) = self.pending.get(&key) else {
@@ -1028,37 +1025,28 @@ impl Session {
     /// ones come as events: it watched the block before joining). A segment told twice, here
     /// and by its event, is one segment to the player (same index).
     async fn catch_up(&mut self, key: BlockKey, target: &Target) {
-        let sizes = self.state.synthesis.store.segment_sizes(&target.hash).await;
-        for (index, size) in sizes.into_iter().enumerate() {
-            let duration_ms = synthesis::wav::duration_ms(size, target.sample_rate);
-            // Whether it is the last is not kept; `cached` follows the last one soon anyway.
-            self.segment(&[key], &target.hash, index as u32, duration_ms, false)
-                .await;
+        let notes = self.state.synthesis.store.segments(&target.hash).await;
+        for note in &notes {
+            self.segment(&[key], &target.hash, note).await;
         }
     }
 
-    /// Tells the listener a segment of a block it waits for is playable.
-    async fn segment(
-        &mut self,
-        keys: &[BlockKey],
-        hash: &str,
-        index: u32,
-        duration_ms: u64,
-        last: bool,
-    ) {
+    /// Tells the listener a segment of a block it waits for is playable, with its words.
+    async fn segment(&mut self, keys: &[BlockKey], hash: &str, note: &SegmentNote) {
         for &(document_id, block_idx) in keys {
             let Some(pending) = self.pending.get(&(document_id, block_idx)) else {
                 continue;
             };
             let (model, voice) = (pending.model.clone(), pending.voice.clone());
-            let audio_url = self.state.audio_urls.sign_segment(hash, index);
+            let audio_url = self.state.audio_urls.sign_segment(hash, note.index);
             self.send(&ServerMessage::Segment {
                 document_id,
                 block_idx,
-                index,
-                duration_ms,
-                last,
+                index: note.index,
+                duration_ms: note.duration_ms,
+                last: note.last,
                 audio_url,
+                words: &note.words,
                 model: &model,
                 voice: &voice,
             })

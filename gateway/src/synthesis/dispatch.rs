@@ -7,9 +7,10 @@ use sqlx::PgPool;
 use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
 
 use super::{
-    Event, EventKind, Synthesis, now_ms,
+    Event, EventKind, SegmentNote, Synthesis, now_ms,
     queue::{Job, JobSpec},
     wav,
+    words::{self, WordTiming},
     workers::{Lease, Rendered, WorkerError},
 };
 use crate::usage;
@@ -247,13 +248,20 @@ fn for_listener(error: &WorkerError) -> String {
     }
 }
 
-/// One chunk's audio on its way to the listeners: its index, PCM, sample rate, and whether it
-/// ends the block.
-type SegmentOut = (u32, Vec<u8>, u32, bool);
+/// One chunk on its way to the listeners: its index, PCM, sample rate, whether it ends the
+/// block, and its words (seconds from the start of the block).
+struct SegmentOut {
+    index: u32,
+    pcm: Vec<u8>,
+    sample_rate: u32,
+    last: bool,
+    words: Vec<WordTiming>,
+}
 
 /// Stores each chunk as a segment and announces it on the events channel, in order, so that
-/// listeners on every gateway can start on a block before it is complete. A segment that cannot
-/// be stored is not announced: its listeners wait for the whole block instead.
+/// listeners on every gateway can start on a block (and follow its words) before it is
+/// complete. A segment that cannot be stored is not announced: its listeners wait for the
+/// whole block instead.
 fn relay_segments(
     synthesis: Arc<Synthesis>,
     hash: String,
@@ -264,27 +272,24 @@ fn relay_segments(
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<SegmentOut>();
     let task = tokio::spawn(async move {
         let mut broken = false;
-        while let Some((index, pcm, sample_rate, last)) = receiver.recv().await {
+        while let Some(out) = receiver.recv().await {
             // A gap would leave a listener stuck before it: after one lost segment, none.
             if broken {
                 continue;
             }
-            let wav = wav::from_pcm(&pcm, sample_rate);
-            let duration_ms = wav::duration_ms(wav.len() as u64, sample_rate);
-            if let Err(e) = synthesis.store.put_segment(&hash, index, &wav).await {
-                tracing::debug!(error = %e, index, "cannot keep a segment; listeners wait for the block");
+            let wav = wav::from_pcm(&out.pcm, out.sample_rate);
+            let note = SegmentNote {
+                index: out.index,
+                duration_ms: wav::duration_ms(wav.len() as u64, out.sample_rate),
+                last: out.last,
+                words: out.words,
+            };
+            if let Err(e) = synthesis.store.put_segment(&hash, &note, &wav).await {
+                tracing::debug!(error = %e, index = note.index, "cannot keep a segment; listeners wait for the block");
                 broken = true;
                 continue;
             }
-            let event = Event::new(
-                &hash,
-                EventKind::Segment {
-                    index,
-                    duration_ms,
-                    sample_rate,
-                    last,
-                },
-            );
+            let event = Event::new(&hash, EventKind::Segment(note));
             if synthesis.queue.publish(&event).await.is_err() {
                 broken = true;
             }
@@ -351,9 +356,15 @@ async fn attempt_all(
         };
         let replica = Arc::clone(&lease.replica);
         let mut index: u32 = 0;
-        let mut on_chunk = |pcm: &[u8], sample_rate: u32, last: bool| {
+        let mut on_chunk = |chunk: &proto::v1::AudioChunk| {
             if index >= relayed {
-                let _ = segments.send((index, pcm.to_vec(), sample_rate, last));
+                let _ = segments.send(SegmentOut {
+                    index,
+                    pcm: chunk.pcm.clone(),
+                    sample_rate: chunk.sample_rate,
+                    last: chunk.last,
+                    words: words::from_worker(&chunk.words, chunk.sample_rate),
+                });
                 relayed = index + 1;
             }
             index += 1;

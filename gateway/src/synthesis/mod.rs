@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use events::{EventHub, HubMessage, Subscription};
 pub use queue::{Enqueued, JobSpec, Queue, Released};
-pub use store::{AudioStore, ColdStore};
+pub use store::{AudioStore, ColdStore, SegmentNote};
 pub use variant::Variant;
 pub use workers::WorkerPool;
 
@@ -72,6 +72,11 @@ impl Keys {
     pub fn segment(&self, hash: &str, index: u32) -> String {
         format!("{}segment:{hash}:{index}", self.prefix)
     }
+    /// The notes of a variant's segments (duration, last, words), one hash field per index,
+    /// kept as long as the segments.
+    pub fn segment_notes(&self, hash: &str) -> String {
+        format!("{}segment-notes:{hash}", self.prefix)
+    }
     pub fn events(&self) -> String {
         format!("{}events", self.prefix)
     }
@@ -95,14 +100,9 @@ pub enum EventKind {
     /// The worker rendering it went away and no other was live: it waits in the queue again.
     Requeued,
     /// The audio of one chunk is in the segment store (for a short while): listeners can play
-    /// it before the block is complete. Segments are numbered from 0 in playing order; the
-    /// `last` one ends the block.
-    Segment {
-        index: u32,
-        duration_ms: u64,
-        sample_rate: u32,
-        last: bool,
-    },
+    /// it before the block is complete and follow its words. Segments are numbered from 0 in
+    /// playing order; the `last` one ends the block.
+    Segment(SegmentNote),
     /// The audio is in the cache.
     Cached { duration_ms: u64 },
     /// It was given up on.

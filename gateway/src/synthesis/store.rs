@@ -12,6 +12,7 @@ use std::{
 
 use bytes::Bytes;
 use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use super::{Keys, words::WordTiming};
@@ -75,33 +76,60 @@ impl AudioStore {
 /// listeners waiting then.
 pub const SEGMENT_TTL_SECS: u64 = 600;
 
+/// What a listener needs to know of one segment besides its audio: where it stands in the
+/// block, how long it plays, whether it ends the block, and the words it speaks (times in
+/// seconds from the start of the *block*, as in the block's own timings, so the segments'
+/// words put together are the block's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentNote {
+    pub index: u32,
+    pub duration_ms: u64,
+    pub last: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub words: Vec<WordTiming>,
+}
+
 impl AudioStore {
-    /// Keeps one chunk of a variant still being rendered, as its own WAV, for
-    /// [`SEGMENT_TTL_SECS`]. In Redis, so a listener on any gateway can fetch it.
+    /// Keeps one chunk of a variant still being rendered, as its own WAV, with its note, for
+    /// [`SEGMENT_TTL_SECS`]. In Redis, so a listener on any gateway can fetch it; both in one
+    /// transaction, so a note never names a segment that is not kept.
     pub async fn put_segment(
         &self,
         hash: &str,
-        index: u32,
+        note: &SegmentNote,
         wav: &[u8],
     ) -> Result<(), redis::RedisError> {
+        let json = serde_json::to_string(note).unwrap_or_default();
+        let notes = self.keys.segment_notes(hash);
         let mut redis = self.redis.clone();
-        redis
-            .set_ex(self.keys.segment(hash, index), wav, SEGMENT_TTL_SECS)
+        redis::pipe()
+            .atomic()
+            .set_ex(self.keys.segment(hash, note.index), wav, SEGMENT_TTL_SECS)
+            .ignore()
+            .hset(&notes, note.index, json)
+            .ignore()
+            .expire(&notes, SEGMENT_TTL_SECS as i64)
+            .ignore()
+            .query_async(&mut redis)
             .await
     }
 
-    /// The sizes of the segments of `hash` kept now, from the first, in order (for a listener
-    /// who joins a block while it is rendered).
-    pub async fn segment_sizes(&self, hash: &str) -> Vec<u64> {
+    /// The notes of the segments of `hash` kept now, from the first, in order, up to the first
+    /// missing one (for a listener who joins a block while it is rendered). One round trip.
+    pub async fn segments(&self, hash: &str) -> Vec<SegmentNote> {
         let mut redis = self.redis.clone();
-        let mut sizes = Vec::new();
-        loop {
-            let key = self.keys.segment(hash, sizes.len() as u32);
-            match redis.strlen::<_, u64>(key).await {
-                Ok(len) if len > 0 => sizes.push(len),
-                _ => return sizes,
-            }
-        }
+        let stored: std::collections::HashMap<u32, String> =
+            match redis.hgetall(self.keys.segment_notes(hash)).await {
+                Ok(stored) => stored,
+                Err(e) => {
+                    tracing::debug!(error = %e, "segment store unreachable");
+                    return Vec::new();
+                }
+            };
+        (0..)
+            .map_while(|index| stored.get(&index))
+            .map_while(|json| serde_json::from_str(json).ok())
+            .collect()
     }
 
     /// A segment's WAV while it is kept.
