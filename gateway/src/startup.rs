@@ -183,10 +183,11 @@ impl Application {
         tokio::spawn(
             Arc::clone(&synthesis.pool).run_probes(synthesis.settings.probe_every, stop.clone()),
         );
+        let ledger = Arc::new(crate::usage::Ledger(pool.clone()));
         for model in catalog.models.keys() {
             tokio::spawn(dispatch::run(
                 Arc::clone(&synthesis),
-                pool.clone(),
+                Arc::clone(&ledger),
                 model.clone(),
                 stop.clone(),
             ));

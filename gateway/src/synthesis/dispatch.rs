@@ -3,20 +3,24 @@
 
 use std::{sync::Arc, time::Duration};
 
-use sqlx::PgPool;
 use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
 
 use super::{
-    Event, EventKind, SegmentNote, Synthesis, now_ms,
+    Event, EventKind, SegmentNote, Synthesis, UsageLedger, now_ms,
     queue::{Job, JobSpec},
     wav,
     words::{self, WordTiming},
     workers::{Lease, Rendered, WorkerError},
 };
-use crate::usage;
 
-/// Runs one model's dispatcher and its lease reaper until `stop`.
-pub async fn run(synthesis: Arc<Synthesis>, pool: PgPool, model: String, stop: CancellationToken) {
+/// Runs one model's dispatcher and its lease reaper until `stop`; what each synthesis cost its
+/// user goes to `ledger`.
+pub async fn run<L: UsageLedger>(
+    synthesis: Arc<Synthesis>,
+    ledger: Arc<L>,
+    model: String,
+    stop: CancellationToken,
+) {
     let reaper = tokio::spawn(reap_forever(
         Arc::clone(&synthesis),
         model.clone(),
@@ -42,12 +46,13 @@ pub async fn run(synthesis: Arc<Synthesis>, pool: PgPool, model: String, stop: C
         let deadline = now_ms() + synthesis.settings.lease.as_millis() as u64;
         match synthesis.queue.claim(&model, deadline).await {
             Ok(Some(job)) => {
-                let (synthesis, pool, stop) = (Arc::clone(&synthesis), pool.clone(), stop.clone());
+                let (synthesis, ledger, stop) =
+                    (Arc::clone(&synthesis), Arc::clone(&ledger), stop.clone());
                 tokio::spawn(async move {
                     // A stopping gateway abandons its jobs; their leases run out and another
                     // gateway takes them again.
                     tokio::select! {
-                        _ = run_job(synthesis, pool, job, lease) => {},
+                        _ = run_job(synthesis, ledger.as_ref(), job, lease) => {},
                         _ = stop.cancelled() => {},
                     }
                 });
@@ -105,7 +110,7 @@ fn backoff(attempt: u32) -> Duration {
 
 /// Runs a job to its end: cached, or dead-lettered with the error every listener gets.
 #[tracing::instrument(skip_all, fields(hash = %job.spec.hash, model = %job.spec.model, voice = %job.spec.voice, attempt = job.attempts))]
-async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease) {
+async fn run_job(synthesis: Arc<Synthesis>, ledger: &impl UsageLedger, job: Job, first: Lease) {
     let attempts = job.attempts;
     let job = job.spec;
     let settings = synthesis.settings.clone();
@@ -199,7 +204,7 @@ async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease
             // Counted before listeners hear of it, so a quota check right after sees it.
             if let Ok(user_id) = job.user_id.parse() {
                 let chars = job.text.chars().count() as i64;
-                if let Err(e) = usage::record(&pool, user_id, chars, duration_ms as i64).await {
+                if let Err(e) = ledger.record(user_id, chars, duration_ms as i64).await {
                     tracing::warn!(error = %e, "cannot record usage");
                 }
             }

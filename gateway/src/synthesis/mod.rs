@@ -125,6 +125,19 @@ impl Event {
     }
 }
 
+/// Where the pipeline reports what a finished synthesis cost the user who caused it. A trait, so
+/// that `synthesis` depends on no ledger (the gateway's is `usage::Ledger`, in Postgres).
+pub trait UsageLedger: Send + Sync + 'static {
+    /// Counts `characters` rendered into `audio_ms` of audio for `user`; failures are the
+    /// ledger's words, logged by the caller.
+    fn record(
+        &self,
+        user: uuid::Uuid,
+        characters: i64,
+        audio_ms: i64,
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send;
+}
+
 /// The speeds every worker accepts (the `tts.v1` contract's range).
 pub const SPEEDS: std::ops::RangeInclusive<f32> = 0.5..=2.0;
 
