@@ -113,7 +113,6 @@ fn backoff(attempt: u32) -> Duration {
 async fn run_job(synthesis: Arc<Synthesis>, ledger: &impl UsageLedger, job: Job, first: Lease) {
     let attempts = job.attempts;
     let job = job.spec;
-    let settings = synthesis.settings.clone();
     // A run before this one made the audio but its gateway lost Redis before it could say so
     // (the job came back when its lease ran out): finish from the cold store, without a worker
     // and without billing the user again.
@@ -122,11 +121,12 @@ async fn run_job(synthesis: Arc<Synthesis>, ledger: &impl UsageLedger, job: Job,
     {
         drop(first);
         let duration_ms = wav::duration_ms(wav.len() as u64, sample_rate);
-        match synthesis
-            .queue
-            .complete(&job, &wav, settings.hot_ttl_secs, duration_ms)
-            .await
-        {
+        // The hot copy again (and its words, kept beside the cold copy), then the completion.
+        let finished = match synthesis.store.restore_hot(&job.hash, &wav).await {
+            Ok(()) => synthesis.queue.complete(&job, duration_ms).await,
+            Err(e) => Err(e),
+        };
+        match finished {
             Ok(()) => tracing::info!(duration_ms, "already in the cold store; no worker needed"),
             Err(e) => tracing::warn!(error = %e, "cannot record the finished job in redis"),
         }
@@ -196,11 +196,13 @@ async fn run_job(synthesis: Arc<Synthesis>, ledger: &impl UsageLedger, job: Job,
             let sample_rate = rendered.sample_rate;
             let wav = wav::from_pcm(&rendered.pcm, sample_rate);
             let duration_ms = wav::duration_ms(wav.len() as u64, sample_rate);
-            if let Err(e) = synthesis.store.cold().put(&job.hash, &wav).await {
-                tracing::error!(error = %e, "cannot write to the cold audio store; hot cache only");
+            // Both copies and the words before listeners hear the block is ready, so all are
+            // there when they ask.
+            if let Err(e) = synthesis.store.put(&job.hash, &wav, &rendered.words).await {
+                // The lease runs out and another dispatcher finishes it from the cold copy.
+                tracing::error!(error = %e, "cannot write to the hot cache");
+                return;
             }
-            // Before listeners hear the block is ready, so its words are there when they ask.
-            synthesis.store.put_words(&job.hash, &rendered.words).await;
             // Counted before listeners hear of it, so a quota check right after sees it.
             if let Ok(user_id) = job.user_id.parse() {
                 let chars = job.text.chars().count() as i64;
@@ -208,11 +210,7 @@ async fn run_job(synthesis: Arc<Synthesis>, ledger: &impl UsageLedger, job: Job,
                     tracing::warn!(error = %e, "cannot record usage");
                 }
             }
-            if let Err(e) = synthesis
-                .queue
-                .complete(&job, &wav, settings.hot_ttl_secs, duration_ms)
-                .await
-            {
+            if let Err(e) = synthesis.queue.complete(&job, duration_ms).await {
                 // The lease runs out and another dispatcher redoes it: nothing is lost.
                 tracing::error!(error = %e, "cannot record the finished job in redis");
                 return;

@@ -17,11 +17,31 @@ use tokio::sync::Mutex;
 
 use super::{Keys, words::WordTiming};
 
+/// A variant's audio, hot and cold, with its word timings, and the segments of variants still
+/// being rendered. The one place audio is written.
 pub struct AudioStore {
     redis: redis::aio::ConnectionManager,
     keys: Keys,
     hot_ttl_secs: u64,
     cold: ColdStore,
+}
+
+/// How long a segment (one chunk of a block still being rendered) stays playable. The whole
+/// block is cached once complete; segments only bridge the seconds before that, for the
+/// listeners waiting then.
+pub const SEGMENT_TTL_SECS: u64 = 600;
+
+/// What a listener needs to know of one segment besides its audio: where it stands in the
+/// block, how long it plays, whether it ends the block, and the words it speaks (times in
+/// seconds from the start of the *block*, as in the block's own timings, so the segments'
+/// words put together are the block's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentNote {
+    pub index: u32,
+    pub duration_ms: u64,
+    pub last: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub words: Vec<WordTiming>,
 }
 
 impl AudioStore {
@@ -41,6 +61,33 @@ impl AudioStore {
 
     pub fn cold(&self) -> &ColdStore {
         &self.cold
+    }
+
+    // ---- whole variants ---------------------------------------------------------------------
+
+    /// Keeps a finished variant: the cold copy, its word timings (cold and hot) and last the
+    /// hot copy, whose presence means "cached" to the queue. A cold store that cannot be written
+    /// leaves the hot copy only (logged); an error means the hot copy is not there, and the job
+    /// is not complete.
+    pub async fn put(
+        &self,
+        hash: &str,
+        wav: &[u8],
+        words: &[WordTiming],
+    ) -> Result<(), redis::RedisError> {
+        if let Err(e) = self.cold.put(hash, wav).await {
+            tracing::error!(error = %e, "cannot write to the cold audio store; hot cache only");
+        }
+        self.put_words(hash, words).await;
+        self.restore_hot(hash, wav).await
+    }
+
+    /// Writes the hot copy of a variant whose cold copy (and words) are already kept.
+    pub async fn restore_hot(&self, hash: &str, wav: &[u8]) -> Result<(), redis::RedisError> {
+        let mut redis = self.redis.clone();
+        redis
+            .set_ex(self.keys.audio(hash), wav, self.hot_ttl_secs)
+            .await
     }
 
     /// The size in bytes of a cached variant, hot first, then cold; `None` when it is in neither.
@@ -69,27 +116,48 @@ impl AudioStore {
             .await;
         Some(wav)
     }
-}
 
-/// How long a segment (one chunk of a block still being rendered) stays playable. The whole
-/// block is cached once complete; segments only bridge the seconds before that, for the
-/// listeners waiting then.
-pub const SEGMENT_TTL_SECS: u64 = 600;
+    /// Keeps a variant's word timings beside its audio, cold and hot (nothing when there are
+    /// none). Failures are logged: audio without its words still plays, only unhighlighted.
+    async fn put_words(&self, hash: &str, words: &[WordTiming]) {
+        if words.is_empty() {
+            return;
+        }
+        let json = match serde_json::to_vec(words) {
+            Ok(json) => json,
+            Err(e) => return tracing::error!(error = %e, "cannot encode word timings"),
+        };
+        if let Err(e) = self.cold.put_words(hash, &json).await {
+            tracing::error!(error = %e, "cannot write word timings to the cold audio store");
+        }
+        let mut redis = self.redis.clone();
+        let stored: Result<(), _> = redis
+            .set_ex(self.keys.words(hash), json, self.hot_ttl_secs)
+            .await;
+        if let Err(e) = stored {
+            tracing::warn!(error = %e, "cannot write word timings to the hot cache");
+        }
+    }
 
-/// What a listener needs to know of one segment besides its audio: where it stands in the
-/// block, how long it plays, whether it ends the block, and the words it speaks (times in
-/// seconds from the start of the *block*, as in the block's own timings, so the segments'
-/// words put together are the block's).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SegmentNote {
-    pub index: u32,
-    pub duration_ms: u64,
-    pub last: bool,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub words: Vec<WordTiming>,
-}
+    /// A variant's word timings, hot first; a cold hit is copied back into the hot cache.
+    /// `None` when the audio was made without them or is no longer cached.
+    pub async fn words(&self, hash: &str) -> Option<Vec<WordTiming>> {
+        let mut redis = self.redis.clone();
+        let json = match redis.get::<_, Option<Vec<u8>>>(self.keys.words(hash)).await {
+            Ok(Some(json)) if !json.is_empty() => json,
+            Ok(_) | Err(_) => {
+                let json = self.cold.get_words(hash).await?;
+                let _: Result<(), _> = redis
+                    .set_ex(self.keys.words(hash), json.as_slice(), self.hot_ttl_secs)
+                    .await;
+                json
+            }
+        };
+        serde_json::from_slice(&json).ok()
+    }
 
-impl AudioStore {
+    // ---- segments of variants still being rendered ------------------------------------------
+
     /// Keeps one chunk of a variant still being rendered, as its own WAV, with its note, for
     /// [`SEGMENT_TTL_SECS`]. In Redis, so a listener on any gateway can fetch it; both in one
     /// transaction, so a note never names a segment that is not kept.
@@ -146,47 +214,6 @@ impl AudioStore {
                 None
             }
         }
-    }
-}
-
-impl AudioStore {
-    /// Keeps a variant's word timings beside its audio, cold and hot (nothing when there are
-    /// none). Failures are logged: audio without its words still plays, only unhighlighted.
-    pub async fn put_words(&self, hash: &str, words: &[WordTiming]) {
-        if words.is_empty() {
-            return;
-        }
-        let json = match serde_json::to_vec(words) {
-            Ok(json) => json,
-            Err(e) => return tracing::error!(error = %e, "cannot encode word timings"),
-        };
-        if let Err(e) = self.cold.put_words(hash, &json).await {
-            tracing::error!(error = %e, "cannot write word timings to the cold audio store");
-        }
-        let mut redis = self.redis.clone();
-        let stored: Result<(), _> = redis
-            .set_ex(self.keys.words(hash), json, self.hot_ttl_secs)
-            .await;
-        if let Err(e) = stored {
-            tracing::warn!(error = %e, "cannot write word timings to the hot cache");
-        }
-    }
-
-    /// A variant's word timings, hot first; a cold hit is copied back into the hot cache.
-    /// `None` when the audio was made without them or is no longer cached.
-    pub async fn words(&self, hash: &str) -> Option<Vec<WordTiming>> {
-        let mut redis = self.redis.clone();
-        let json = match redis.get::<_, Option<Vec<u8>>>(self.keys.words(hash)).await {
-            Ok(Some(json)) if !json.is_empty() => json,
-            Ok(_) | Err(_) => {
-                let json = self.cold.get_words(hash).await?;
-                let _: Result<(), _> = redis
-                    .set_ex(self.keys.words(hash), json.as_slice(), self.hot_ttl_secs)
-                    .await;
-                json
-            }
-        };
-        serde_json::from_slice(&json).ok()
     }
 }
 
