@@ -18,9 +18,7 @@ use crate::{
     error::{ApiError, Json},
     startup::AppState,
     synthesis::{
-        self, Enqueued, EventKind, HubMessage, JobSpec, Requested, Synthesis,
-        queue::{self, score},
-        wav,
+        self, Enqueued, EventKind, HubMessage, JobSpec, MAX_TIER, Requested, Synthesis, score, wav,
         workers::WorkerError,
     },
     usage,
@@ -51,7 +49,7 @@ struct Interest {
 
 impl Drop for Interest {
     fn drop(&mut self) {
-        self.synthesis.hub.unwatch(self.subscription_id, &self.hash);
+        self.synthesis.unwatch(self.subscription_id, &self.hash);
         if !self.done {
             let (synthesis, model, hash) = (
                 Arc::clone(&self.synthesis),
@@ -59,7 +57,7 @@ impl Drop for Interest {
                 self.hash.clone(),
             );
             tokio::spawn(async move {
-                let _ = synthesis.queue.leave(&model, &hash).await;
+                let _ = synthesis.leave(&model, &hash).await;
             });
         }
     }
@@ -144,7 +142,13 @@ pub async fn captioned(
         let offset = (pcm.len() / 2) as f64 / f64::from(sample_rate.max(1));
         let wav = finish_piece(&state, wait).await?;
         pcm.extend_from_slice(&wav[wav::HEADER_LEN.min(wav.len())..]);
-        for word in state.synthesis.store.words(&hash).await.unwrap_or_default() {
+        for word in state
+            .synthesis
+            .store()
+            .words(&hash)
+            .await
+            .unwrap_or_default()
+        {
             let chars = placer.place(&word.word);
             timestamps.push(CaptionedWord {
                 start_time: round_ms(offset + word.start),
@@ -287,7 +291,7 @@ async fn start_piece(
     let target = synthesis
         .target(text, model, voice, speed)
         .ok_or_else(unserved)?;
-    if let Some(wav) = synthesis.store.get(&target.hash).await {
+    if let Some(wav) = synthesis.store().get(&target.hash).await {
         return Ok(PieceWait {
             hash: target.hash.clone(),
             sample_rate: target.sample_rate,
@@ -298,7 +302,7 @@ async fn start_piece(
             rendering: false,
         });
     }
-    if !synthesis.pool.serves(model, voice) {
+    if !synthesis.serves(model, voice) {
         return Err(unserved());
     }
     usage::check_quota(state, user.id, text.chars().count()).await?;
@@ -310,13 +314,13 @@ async fn start_piece(
         text: text.to_string(),
         user_id: user.id.to_string(),
     };
-    let subscription = synthesis.hub.subscribe();
+    let subscription = synthesis.subscribe();
     // Pieces in reading order: the first is someone's current block, the next ones follow.
     let requested = synthesis
-        .request(
+        .want(
             &spec,
             &target,
-            score(order.min(queue::MAX_TIER), crate::synthesis::now_ms()),
+            score(order.min(MAX_TIER), crate::synthesis::now_ms()),
             &subscription,
         )
         .await?;
@@ -375,10 +379,10 @@ async fn finish_piece(state: &AppState, mut wait: PieceWait) -> Result<bytes::By
                     _ => {}
                 },
                 Some(HubMessage::Resync) => {
-                    if synthesis.store.size(&spec.hash).await.is_some() {
+                    if synthesis.store().size(&spec.hash).await.is_some() {
                         break Ok(());
                     }
-                    let _ = synthesis.queue.enqueue(&spec, score(0, 0), false).await;
+                    let _ = synthesis.recheck(&spec, score(0, 0)).await;
                 }
                 None => break Err(ApiError::Unavailable("the gateway is stopping".into())),
             },
@@ -394,7 +398,7 @@ async fn finish_piece(state: &AppState, mut wait: PieceWait) -> Result<bytes::By
     // A request that timed out leaves the queue unless someone else wants the job.
     interest.done = waited.is_ok() || !matches!(waited, Err(ApiError::Timeout(_)));
     waited?;
-    synthesis.store.get(&spec.hash).await.ok_or_else(|| {
+    synthesis.store().get(&spec.hash).await.ok_or_else(|| {
         ApiError::Unavailable("the audio was made but cannot be read; try again".into())
     })
 }
@@ -485,7 +489,7 @@ pub async fn voices(
             known.join(", ")
         )));
     }
-    let serving = state.synthesis.pool.serving();
+    let serving = state.synthesis.workers().serving();
     let mut voices = Vec::new();
     for model in state.catalog.models.values() {
         if query.model.as_ref().is_some_and(|m| *m != model.slug) {
@@ -549,7 +553,7 @@ pub async fn phonemize(
     }
     let replica = state
         .synthesis
-        .pool
+        .workers()
         .replicas()
         .into_iter()
         .find(|r| r.is_healthy() && r.info.model_slug == model && r.serves(&voice))

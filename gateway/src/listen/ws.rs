@@ -26,10 +26,7 @@ use crate::{
     startup::AppState,
     synthesis::{
         self, Enqueued, Event, EventKind, HubMessage, JobSpec, Released, Requested, SegmentNote,
-        Subscription, Synthesis, Target,
-        queue::{score, tier_for},
-        unserved,
-        words::WordTiming,
+        Subscription, Synthesis, Target, score, tier_for, unserved, words::WordTiming,
     },
     usage,
 };
@@ -350,7 +347,7 @@ enum Flow {
 
 impl Session {
     fn new(state: Arc<AppState>, user: CurrentUser, socket: WebSocket) -> Self {
-        let subscription = state.synthesis.hub.subscribe();
+        let subscription = state.synthesis.subscribe();
         let rank = state.queued_per_user.open_socket(user.id);
         Self {
             rank,
@@ -709,7 +706,7 @@ impl Session {
             .await;
             return Ok(());
         }
-        if !synthesis.pool.serves(model, voice) {
+        if !synthesis.serves(model, voice) {
             return Err(Refusal::new(Code::Unserved, unserved(model, voice)));
         }
         if let Err(e) = usage::check_quota(&self.state, self.user.id, text.chars().count()).await {
@@ -762,7 +759,7 @@ impl Session {
         };
         let score = score(self.tier(key.1, cursor), synthesis::now_ms());
         let requested = synthesis
-            .request(&spec, &target, score, &self.subscription)
+            .want(&spec, &target, score, &self.subscription)
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, "cannot queue a block");
@@ -844,7 +841,7 @@ impl Session {
         }
         let synthesis = Arc::clone(&self.state.synthesis);
         // Gone for good: the claim ends even on a running job, so it is not retried for nobody.
-        match synthesis.queue.leave(&model, &hash).await {
+        match synthesis.leave(&model, &hash).await {
             Ok(released) => Some(released),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot release a job");
@@ -866,7 +863,6 @@ impl Session {
         self.waiting_on.remove(&pending.hash);
         self.state
             .synthesis
-            .hub
             .unwatch(self.subscription.id, &pending.hash);
         Some((pending.model, pending.hash))
     }
@@ -951,7 +947,7 @@ impl Session {
             }
         }
         for (model, scored) in by_model {
-            if let Err(e) = self.state.synthesis.queue.raise(model, &scored).await {
+            if let Err(e) = self.state.synthesis.reprioritize(model, &scored).await {
                 tracing::warn!(error = %e, "cannot re-rank queued blocks after a seek");
             }
         }
@@ -1025,7 +1021,7 @@ impl Session {
     /// ones come as events: it watched the block before joining). A segment told twice, here
     /// and by its event, is one segment to the player (same index).
     async fn catch_up(&mut self, key: BlockKey, target: &Target) {
-        let notes = self.state.synthesis.store.segments(&target.hash).await;
+        let notes = self.state.synthesis.store().segments(&target.hash).await;
         for note in &notes {
             self.segment(&[key], &target.hash, note).await;
         }
@@ -1090,7 +1086,7 @@ impl Session {
                 };
                 let cursor = self.cursors.get(&key.0).copied().unwrap_or(key.1);
                 let score = score(self.tier(key.1, cursor), synthesis::now_ms());
-                match synthesis.queue.enqueue(&spec, score, false).await {
+                match synthesis.recheck(&spec, score).await {
                     Ok(Enqueued::Cached) => {
                         cached = Some(synthesis.cached_duration_ms(&target).await.unwrap_or(0));
                     }
@@ -1178,7 +1174,7 @@ impl Session {
         let synthesis = Arc::clone(&self.state.synthesis);
         let now = Instant::now();
         for (key, model, voice, hash, told, told_no_worker) in waiting {
-            let served = synthesis.pool.serves(&model, &voice);
+            let served = synthesis.serves(&model, &voice);
             // Told again every few seconds, so that a long outage is not a silence.
             let tell = !served && told_no_worker.is_none_or(|at| now - at >= RETELL);
             if let Some(pending) = self.pending.get_mut(&key) {
@@ -1198,7 +1194,7 @@ impl Session {
                 }
                 continue;
             }
-            let ahead = match synthesis.queue.ahead_of(&model, &hash).await {
+            let ahead = match synthesis.place(&model, &hash).await {
                 Ok(Some(ahead)) => ahead,
                 Ok(None) => continue, // taken meanwhile: `processing` is on its way
                 Err(e) => {
@@ -1227,7 +1223,7 @@ impl Session {
     /// block at each cursor, instead of leaving it in silence; false then (places cannot be
     /// read).
     async fn tell_unreachable(&mut self) -> bool {
-        let reachable = self.state.synthesis.hub.is_connected();
+        let reachable = self.state.synthesis.events_connected();
         let now = Instant::now();
         let waiting: Vec<(BlockKey, BlockStatus, String, String)> = self
             .cursors
@@ -1268,7 +1264,7 @@ impl Session {
 }
 
 async fn release(synthesis: &Synthesis, model: &str, hash: &str) -> Option<Released> {
-    match synthesis.queue.release(model, hash).await {
+    match synthesis.unwant(model, hash).await {
         Ok(released) => Some(released),
         Err(e) => {
             tracing::warn!(error = %e, "cannot release a job");
