@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::waits::{BlockKey, Forgotten, Pending, Waits};
 use crate::{
     auth::{self, CurrentUser},
     error::{ApiError, Query},
@@ -250,29 +251,6 @@ struct DocumentBlocks {
     blocks: Vec<(String, bool)>,
 }
 
-/// A block this socket waits for.
-struct Pending {
-    hash: String,
-    model: String,
-    voice: String,
-    speed: f32,
-    sample_rate: u32,
-    /// While queued: `None`, the wait is not the synthesis's fault. Once a worker renders it:
-    /// when the synthesis timeout runs out.
-    deadline: Option<Instant>,
-    /// A block no worker takes within `QUEUE_WAIT_MAX_SECS` gets `error`.
-    queued_until: Instant,
-    /// The place in the queue the listener was last told.
-    ahead: Option<u64>,
-    /// Whether the listener was told that no live worker serves the voice.
-    /// When the listener was last told that no live worker serves the voice.
-    told_no_worker: Option<Instant>,
-    /// When the listener was last told that the queue (Redis) is unreachable.
-    told_unreachable: Option<Instant>,
-}
-
-type BlockKey = (Uuid, i64);
-
 /// What a queued block waits for, as its status tells the listener.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum WaitsFor {
@@ -325,8 +303,8 @@ struct Session {
     subscription: Subscription,
     documents: HashMap<Uuid, Arc<DocumentBlocks>>,
     cursors: HashMap<Uuid, i64>,
-    pending: HashMap<BlockKey, Pending>,
-    waiting_on: HashMap<String, HashSet<BlockKey>>,
+    /// The blocks it waits for, and the audio each waits on.
+    waits: Waits,
     closed: bool,
     /// The player asked for `segment` notes.
     segments: bool,
@@ -357,8 +335,7 @@ impl Session {
             subscription,
             documents: HashMap::new(),
             cursors: HashMap::new(),
-            pending: HashMap::new(),
-            waiting_on: HashMap::new(),
+            waits: Waits::default(),
             closed: false,
             segments: false,
         }
@@ -684,7 +661,7 @@ impl Session {
         let Some(target) = synthesis.target(&text, model, voice, speed) else {
             return Err(Refusal::new(Code::Unserved, unserved(model, voice)));
         };
-        if let Some(pending) = self.pending.get(&key) {
+        if let Some(pending) = self.waits.get(&key) {
             if pending.hash == target.hash {
                 return Ok(()); // already waiting for exactly this
             }
@@ -724,7 +701,7 @@ impl Session {
             return Ok(());
         }
         let per_socket = self.state.config.ws_max_queued;
-        if self.pending.len() >= per_socket {
+        if self.waits.len() >= per_socket {
             return Err(Refusal::new(
                 Code::QueueFull,
                 format!(
@@ -811,7 +788,7 @@ impl Session {
     ) {
         let config = &self.state.config;
         let now = Instant::now();
-        self.pending.insert(
+        self.waits.track(
             key,
             Pending {
                 hash: target.hash.clone(),
@@ -827,10 +804,6 @@ impl Session {
                 told_unreachable: None,
             },
         );
-        self.waiting_on
-            .entry(target.hash.clone())
-            .or_default()
-            .insert(key);
     }
 
     /// Stops waiting for a block; with `release`, tells the queue this listener left.
@@ -853,14 +826,14 @@ impl Session {
     /// Forgets a block on this socket only; returns its model and hash when no other block of
     /// this socket waits for the same audio (then the queue may be told).
     fn forget_here(&mut self, key: BlockKey) -> Option<(String, String)> {
-        let pending = self.pending.remove(&key)?;
+        let Forgotten {
+            pending,
+            last_for_hash,
+        } = self.waits.forget(key)?;
         self.state.queued_per_user.remove(self.user.id);
-        let keys = self.waiting_on.get_mut(&pending.hash)?;
-        keys.remove(&key);
-        if !keys.is_empty() {
+        if !last_for_hash {
             return None;
         }
-        self.waiting_on.remove(&pending.hash);
         self.state
             .synthesis
             .unwatch(self.subscription.id, &pending.hash);
@@ -898,21 +871,16 @@ impl Session {
     async fn move_cursor(&mut self, document_id: Uuid, cursor: i64) {
         let previous = self.cursors.insert(document_id, cursor);
         let (behind, ahead) = self.window();
-        let outside: Vec<BlockKey> = self
-            .pending
-            .keys()
-            .filter(|(doc, idx)| {
-                *doc == document_id && (*idx < cursor - behind || *idx > cursor + ahead)
-            })
-            .copied()
-            .collect();
+        let outside = self
+            .waits
+            .outside(document_id, cursor - behind, cursor + ahead);
         let mut evicted = Vec::new();
         for key in outside {
-            let Some(pending) = self.pending.get(&key) else {
+            let Some(pending) = self.waits.get(&key) else {
                 continue;
             };
             let (model, hash) = (pending.model.clone(), pending.hash.clone());
-            let last_here = self.waiting_on.get(&hash).is_none_or(|k| k.len() <= 1);
+            let last_here = self.waits.is_last_for(&hash);
             let synthesis = Arc::clone(&self.state.synthesis);
             if last_here && release(&synthesis, &model, &hash).await == Some(Released::Running) {
                 continue; // a worker is on it: keep listening
@@ -938,7 +906,7 @@ impl Session {
     async fn raise_pending(&mut self, document_id: Uuid, cursor: i64) {
         let now = synthesis::now_ms();
         let mut by_model: HashMap<&str, Vec<(f64, &str)>> = HashMap::new();
-        for ((doc, idx), pending) in &self.pending {
+        for ((doc, idx), pending) in self.waits.iter() {
             if *doc == document_id {
                 by_model
                     .entry(&pending.model)
@@ -961,11 +929,10 @@ impl Session {
     }
 
     async fn on_event(&mut self, event: Event) {
-        let Some(keys) = self.waiting_on.get(&event.hash) else {
+        let keys = self.waits.keys_for(&event.hash);
+        if keys.is_empty() {
             return;
-        };
-        let mut keys: Vec<BlockKey> = keys.iter().copied().collect();
-        keys.sort_unstable();
+        }
         if let EventKind::Segment(note) = &event.kind {
             if self.segments {
                 self.segment(&keys, &event.hash, note).await;
@@ -988,7 +955,7 @@ impl Session {
             EventKind::Enqueued { .. } | EventKind::Segment(_) => return,
         };
         for key in keys {
-            let Some(pending) = self.pending.get(&key) else {
+            let Some(pending) = self.waits.get(&key) else {
                 continue;
             };
             let (model, voice) = (pending.model.clone(), pending.voice.clone());
@@ -996,14 +963,14 @@ impl Session {
                 // The synthesis timeout counts from here, not from the request: a backlog is
                 // not the synthesis's fault.
                 let timeout = Duration::from_secs(self.state.config.synthesis_timeout_secs);
-                if let Some(pending) = self.pending.get_mut(&key) {
+                if let Some(pending) = self.waits.get_mut(&key) {
                     pending.deadline = Some(Instant::now() + timeout);
                     pending.ahead = None;
                 }
             } else if status == BlockStatus::Queued {
                 // Its worker went away: it waits for another, under the queue's bound again.
                 let bound = Duration::from_secs(self.state.config.queue_wait_max_secs);
-                if let Some(pending) = self.pending.get_mut(&key) {
+                if let Some(pending) = self.waits.get_mut(&key) {
                     pending.deadline = None;
                     pending.queued_until = Instant::now() + bound;
                     pending.ahead = None;
@@ -1030,7 +997,7 @@ impl Session {
     /// Tells the listener a segment of a block it waits for is playable, with its words.
     async fn segment(&mut self, keys: &[BlockKey], hash: &str, note: &SegmentNote) {
         for &(document_id, block_idx) in keys {
-            let Some(pending) = self.pending.get(&(document_id, block_idx)) else {
+            let Some(pending) = self.waits.get(&(document_id, block_idx)) else {
                 continue;
             };
             let (model, voice) = (pending.model.clone(), pending.voice.clone());
@@ -1053,16 +1020,11 @@ impl Session {
     /// After a pub/sub reconnect: deliver what finished meanwhile and re-queue what a restarted
     /// Redis forgot.
     async fn resync(&mut self) {
-        let hashes: Vec<String> = self.waiting_on.keys().cloned().collect();
-        for hash in hashes {
-            let Some(key) = self
-                .waiting_on
-                .get(&hash)
-                .and_then(|k| k.iter().next().copied())
-            else {
+        for hash in self.waits.hashes() {
+            let Some(&key) = self.waits.keys_for(&hash).first() else {
                 continue;
             };
-            let Some(pending) = self.pending.get(&key) else {
+            let Some(pending) = self.waits.get(&key) else {
                 continue;
             };
             let target = Target {
@@ -1112,19 +1074,11 @@ impl Session {
     /// took within the queue bound, get `error`.
     async fn expire(&mut self) {
         let now = Instant::now();
-        let expired: Vec<BlockKey> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| match p.deadline {
-                Some(deadline) => deadline <= now,
-                None => p.queued_until <= now,
-            })
-            .map(|(k, _)| *k)
-            .collect();
+        let expired = self.waits.expired(now);
         let config = &self.state.config;
         let (render_secs, queue_secs) = (config.synthesis_timeout_secs, config.queue_wait_max_secs);
         for key in expired {
-            let Some(pending) = self.pending.get(&key) else {
+            let Some(pending) = self.waits.get(&key) else {
                 continue;
             };
             let (model, voice) = (pending.model.clone(), pending.voice.clone());
@@ -1159,7 +1113,7 @@ impl Session {
             .iter()
             .map(|(document, cursor)| (*document, *cursor))
             .filter_map(|key| {
-                let p = self.pending.get(&key).filter(|p| p.deadline.is_none())?;
+                let p = self.waits.get(&key).filter(|p| p.deadline.is_none())?;
                 let pending = (p.model.clone(), p.voice.clone(), p.hash.clone());
                 Some((
                     key,
@@ -1177,7 +1131,7 @@ impl Session {
             let served = synthesis.serves(&model, &voice);
             // Told again every few seconds, so that a long outage is not a silence.
             let tell = !served && told_no_worker.is_none_or(|at| now - at >= RETELL);
-            if let Some(pending) = self.pending.get_mut(&key) {
+            if let Some(pending) = self.waits.get_mut(&key) {
                 if served {
                     pending.told_no_worker = None;
                 } else {
@@ -1205,7 +1159,7 @@ impl Session {
             if told == Some(ahead) {
                 continue;
             }
-            if let Some(pending) = self.pending.get_mut(&key) {
+            if let Some(pending) = self.waits.get_mut(&key) {
                 pending.ahead = Some(ahead);
             }
             self.waiting(
@@ -1230,7 +1184,7 @@ impl Session {
             .iter()
             .filter_map(|(document, cursor)| {
                 let key = (*document, *cursor);
-                let p = self.pending.get_mut(&key)?;
+                let p = self.waits.get_mut(&key)?;
                 if reachable {
                     p.told_unreachable = None;
                     return None;
@@ -1256,7 +1210,7 @@ impl Session {
 
     /// The socket is gone: queued blocks only this listener wanted are dropped.
     async fn leave(&mut self) {
-        let keys: Vec<BlockKey> = self.pending.keys().copied().collect();
+        let keys = self.waits.keys();
         for key in keys {
             self.forget(key, true).await;
         }
