@@ -1,7 +1,7 @@
 //! `POST /v1/audio/speech`: the OpenAI-compatible speech endpoint, through the same cache and
 //! queues as the player, so tools that speak that API can use a yapit server directly.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use axum::{
     extract::{Query, State},
@@ -13,6 +13,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::openai;
+use super::waits::{WaitClock, WaitLimits};
 use crate::{
     auth::CurrentUser,
     error::{ApiError, Json},
@@ -354,10 +355,8 @@ async fn finish_piece(state: &AppState, mut wait: PieceWait) -> Result<bytes::By
         return Err(anyhow::anyhow!("a speech piece without a job").into());
     };
     let synthesis = Arc::clone(&state.synthesis);
-    let render = Duration::from_secs(state.config.synthesis_timeout_secs);
-    let queue_max = Duration::from_secs(state.config.queue_wait_max_secs);
-    let mut rendering = wait.rendering;
-    let mut deadline = Instant::now() + if rendering { render } else { queue_max };
+    let limits = WaitLimits::from_config(&state.config);
+    let mut clock = WaitClock::new(limits, Instant::now(), wait.rendering);
     let waited: Result<(), ApiError> = loop {
         if interest.done {
             break Ok(());
@@ -368,14 +367,10 @@ async fn finish_piece(state: &AppState, mut wait: PieceWait) -> Result<bytes::By
                     EventKind::Cached { .. } => break Ok(()),
                     EventKind::Error { error } => break Err(ApiError::BadGateway(error)),
                     EventKind::Unspeakable { reason } => break Err(ApiError::Unprocessable(reason)),
-                    EventKind::Processing if !rendering => {
-                        rendering = true;
-                        deadline = Instant::now() + render;
+                    EventKind::Processing if !clock.is_rendering() => {
+                        clock.rendering(Instant::now());
                     }
-                    EventKind::Requeued => {
-                        rendering = false;
-                        deadline = Instant::now() + queue_max;
-                    }
+                    EventKind::Requeued => clock.requeued(Instant::now()),
                     _ => {}
                 },
                 Some(HubMessage::Resync) => {
@@ -386,12 +381,8 @@ async fn finish_piece(state: &AppState, mut wait: PieceWait) -> Result<bytes::By
                 }
                 None => break Err(ApiError::Unavailable("the gateway is stopping".into())),
             },
-            _ = tokio::time::sleep_until(deadline) => {
-                break Err(ApiError::Timeout(if rendering {
-                    format!("synthesis did not finish within {} s; try again", render.as_secs())
-                } else {
-                    format!("no worker took the request within {} s; try again", queue_max.as_secs())
-                }));
+            _ = tokio::time::sleep_until(clock.ends_at()) => {
+                break Err(ApiError::Timeout(clock.why_over("the request")));
             }
         }
     };

@@ -1,14 +1,98 @@
-//! What one socket waits for: the blocks it asked for and the audio (variant hash) each waits
-//! on, kept consistent in both directions. Plain state with no I/O, so the socket's task drives
-//! it and the tests below check it alone.
+//! What a listener waits for. [`Waits`]: the blocks one socket asked for and the audio (variant
+//! hash) each waits on, kept consistent in both directions. [`WaitClock`]: how long one wait may
+//! last, shared by the socket (per block) and the speech endpoint (per piece). Plain state with
+//! no I/O, so the listener's task drives it and the tests below check it alone.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
 use tokio::time::Instant;
 use uuid::Uuid;
 
 /// A block of a document: the document and the block's index.
 pub type BlockKey = (Uuid, i64);
+
+/// The bounds of one wait: `queue` in the queue (`QUEUE_WAIT_MAX_SECS`), `render` once a worker
+/// renders it (`SYNTHESIS_TIMEOUT_SECS`).
+#[derive(Debug, Clone, Copy)]
+pub struct WaitLimits {
+    pub queue: Duration,
+    pub render: Duration,
+}
+
+impl WaitLimits {
+    pub fn from_config(config: &crate::config::GatewayConfig) -> Self {
+        Self {
+            queue: Duration::from_secs(config.queue_wait_max_secs),
+            render: Duration::from_secs(config.synthesis_timeout_secs),
+        }
+    }
+}
+
+/// How long one wait may last. Queued, it may wait up to the queue bound; once a worker takes
+/// it, the synthesis timeout counts from then, not from the request: a backlog delays a wait but
+/// is not the synthesis's fault. A job whose worker went away waits in the queue again.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitClock {
+    limits: WaitLimits,
+    /// Once a worker renders it: when the synthesis timeout runs out.
+    rendering_until: Option<Instant>,
+    queued_until: Instant,
+}
+
+impl WaitClock {
+    /// A wait starting `now`, on a job already `rendering` or still queued.
+    pub fn new(limits: WaitLimits, now: Instant, rendering: bool) -> Self {
+        Self {
+            limits,
+            rendering_until: rendering.then(|| now + limits.render),
+            queued_until: now + limits.queue,
+        }
+    }
+
+    /// A worker took the job (`processing`): the synthesis timeout counts from `now` (a job
+    /// taken again after its lease ran out starts afresh).
+    pub fn rendering(&mut self, now: Instant) {
+        self.rendering_until = Some(now + self.limits.render);
+    }
+
+    /// The job's worker went away and it waits in the queue again, under the queue bound anew.
+    pub fn requeued(&mut self, now: Instant) {
+        self.rendering_until = None;
+        self.queued_until = now + self.limits.queue;
+    }
+
+    pub fn is_rendering(&self) -> bool {
+        self.rendering_until.is_some()
+    }
+
+    /// When the wait is over unless the audio comes first.
+    pub fn ends_at(&self) -> Instant {
+        self.rendering_until.unwrap_or(self.queued_until)
+    }
+
+    pub fn is_over(&self, now: Instant) -> bool {
+        self.ends_at() <= now
+    }
+
+    /// What a listener whose wait is over reads; `what` names the thing waited for ("this
+    /// passage", "the request").
+    pub fn why_over(&self, what: &str) -> String {
+        if self.is_rendering() {
+            format!(
+                "synthesis did not finish within {} s; try again",
+                self.limits.render.as_secs()
+            )
+        } else {
+            format!(
+                "no worker took {what} within {} s; try again",
+                self.limits.queue.as_secs()
+            )
+        }
+    }
+}
 
 /// A block this socket waits for.
 #[derive(Debug, Clone)]
@@ -18,11 +102,8 @@ pub struct Pending {
     pub voice: String,
     pub speed: f32,
     pub sample_rate: u32,
-    /// While queued: `None`, the wait is not the synthesis's fault. Once a worker renders it:
-    /// when the synthesis timeout runs out.
-    pub deadline: Option<Instant>,
-    /// A block no worker takes within `QUEUE_WAIT_MAX_SECS` gets `error`.
-    pub queued_until: Instant,
+    /// How long it may still wait.
+    pub clock: WaitClock,
     /// The place in the queue the listener was last told.
     pub ahead: Option<u64>,
     /// When the listener was last told that no live worker serves the voice.
@@ -135,10 +216,7 @@ impl Waits {
         let mut keys: Vec<BlockKey> = self
             .pending
             .iter()
-            .filter(|(_, p)| match p.deadline {
-                Some(deadline) => deadline <= now,
-                None => p.queued_until <= now,
-            })
+            .filter(|(_, p)| p.clock.is_over(now))
             .map(|(k, _)| *k)
             .collect();
         keys.sort_unstable();
@@ -152,6 +230,11 @@ mod tests {
 
     use super::*;
 
+    const LIMITS: WaitLimits = WaitLimits {
+        queue: Duration::from_secs(60),
+        render: Duration::from_secs(20),
+    };
+
     fn pending(hash: &str, now: Instant) -> Pending {
         Pending {
             hash: hash.into(),
@@ -159,8 +242,7 @@ mod tests {
             voice: "af_heart".into(),
             speed: 1.0,
             sample_rate: 24_000,
-            deadline: None,
-            queued_until: now + Duration::from_secs(60),
+            clock: WaitClock::new(LIMITS, now, false),
             ahead: None,
             told_no_worker: None,
             told_unreachable: None,
@@ -212,10 +294,41 @@ mod tests {
         assert!(waits.outside(other, 0, 0).is_empty());
 
         assert!(waits.expired(now).is_empty());
-        // Block 5 is rendered and its synthesis timeout ran out; block 9 waited in the queue
-        // past its bound.
-        waits.get_mut(&(doc, 5)).unwrap().deadline = Some(now);
-        waits.get_mut(&(doc, 9)).unwrap().queued_until = now;
-        assert_eq!(waits.expired(now), [(doc, 5), (doc, 9)]);
+        // Block 5 is taken by a worker 10 s in: its synthesis timeout runs out at 30 s, while
+        // the queued ones wait until 60 s.
+        waits
+            .get_mut(&(doc, 5))
+            .unwrap()
+            .clock
+            .rendering(now + Duration::from_secs(10));
+        assert_eq!(waits.expired(now + Duration::from_secs(30)), [(doc, 5)]);
+        assert_eq!(waits.expired(now + Duration::from_secs(60)).len(), 5);
+    }
+
+    #[test]
+    fn the_synthesis_timeout_counts_from_the_worker_and_a_requeue_starts_the_queue_bound_again() {
+        let now = Instant::now();
+        let at = |secs| now + Duration::from_secs(secs);
+        let mut clock = WaitClock::new(LIMITS, now, false);
+        assert_eq!(clock.ends_at(), at(60), "queued: the queue bound");
+        assert!(
+            clock
+                .why_over("this passage")
+                .starts_with("no worker took this passage within 60 s")
+        );
+        // A backlog of 50 s, then a worker: 20 s from then, not from the request.
+        clock.rendering(at(50));
+        assert_eq!(clock.ends_at(), at(70));
+        assert!(clock.is_over(at(70)) && !clock.is_over(at(69)));
+        assert_eq!(
+            clock.why_over("this passage"),
+            "synthesis did not finish within 20 s; try again"
+        );
+        // Its worker went away: queued again, under a fresh queue bound.
+        clock.requeued(at(65));
+        assert!(!clock.is_rendering());
+        assert_eq!(clock.ends_at(), at(125));
+        // Taken again at once when it starts rendering.
+        assert!(WaitClock::new(LIMITS, now, true).is_rendering());
     }
 }

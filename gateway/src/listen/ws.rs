@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::waits::{BlockKey, Forgotten, Pending, Waits};
+use super::waits::{BlockKey, Forgotten, Pending, WaitClock, WaitLimits, Waits};
 use crate::{
     auth::{self, CurrentUser},
     error::{ApiError, Query},
@@ -786,8 +786,7 @@ impl Session {
         speed: f32,
         processing: bool,
     ) {
-        let config = &self.state.config;
-        let now = Instant::now();
+        let clock = WaitClock::new(self.limits(), Instant::now(), processing);
         self.waits.track(
             key,
             Pending {
@@ -796,9 +795,7 @@ impl Session {
                 voice: voice.to_string(),
                 speed,
                 sample_rate: target.sample_rate,
-                deadline: processing
-                    .then(|| now + Duration::from_secs(config.synthesis_timeout_secs)),
-                queued_until: now + Duration::from_secs(config.queue_wait_max_secs),
+                clock,
                 ahead: None,
                 told_no_worker: None,
                 told_unreachable: None,
@@ -844,6 +841,10 @@ impl Session {
     /// (one user's 24 sockets do not all go before another user's first block).
     fn tier(&self, block_idx: i64, cursor: i64) -> u32 {
         tier_for(block_idx, cursor).saturating_add(self.rank)
+    }
+
+    fn limits(&self) -> WaitLimits {
+        WaitLimits::from_config(&self.state.config)
     }
 
     fn window(&self) -> (i64, i64) {
@@ -960,19 +961,14 @@ impl Session {
             };
             let (model, voice) = (pending.model.clone(), pending.voice.clone());
             if status == BlockStatus::Processing {
-                // The synthesis timeout counts from here, not from the request: a backlog is
-                // not the synthesis's fault.
-                let timeout = Duration::from_secs(self.state.config.synthesis_timeout_secs);
                 if let Some(pending) = self.waits.get_mut(&key) {
-                    pending.deadline = Some(Instant::now() + timeout);
+                    pending.clock.rendering(Instant::now());
                     pending.ahead = None;
                 }
             } else if status == BlockStatus::Queued {
-                // Its worker went away: it waits for another, under the queue's bound again.
-                let bound = Duration::from_secs(self.state.config.queue_wait_max_secs);
+                // Its worker went away: it waits for another.
                 if let Some(pending) = self.waits.get_mut(&key) {
-                    pending.deadline = None;
-                    pending.queued_until = Instant::now() + bound;
+                    pending.clock.requeued(Instant::now());
                     pending.ahead = None;
                     pending.told_no_worker = None;
                 }
@@ -1075,18 +1071,12 @@ impl Session {
     async fn expire(&mut self) {
         let now = Instant::now();
         let expired = self.waits.expired(now);
-        let config = &self.state.config;
-        let (render_secs, queue_secs) = (config.synthesis_timeout_secs, config.queue_wait_max_secs);
         for key in expired {
             let Some(pending) = self.waits.get(&key) else {
                 continue;
             };
             let (model, voice) = (pending.model.clone(), pending.voice.clone());
-            let error = if pending.deadline.is_some() {
-                format!("synthesis did not finish within {render_secs} s; try again")
-            } else {
-                format!("no worker took this passage within {queue_secs} s; try again")
-            };
+            let error = pending.clock.why_over("this passage");
             self.forget(key, true).await;
             self.status(
                 key,
@@ -1113,7 +1103,7 @@ impl Session {
             .iter()
             .map(|(document, cursor)| (*document, *cursor))
             .filter_map(|key| {
-                let p = self.waits.get(&key).filter(|p| p.deadline.is_none())?;
+                let p = self.waits.get(&key).filter(|p| !p.clock.is_rendering())?;
                 let pending = (p.model.clone(), p.voice.clone(), p.hash.clone());
                 Some((
                     key,
@@ -1193,7 +1183,7 @@ impl Session {
                     return None;
                 }
                 p.told_unreachable = Some(now);
-                let status = if p.deadline.is_some() {
+                let status = if p.clock.is_rendering() {
                     BlockStatus::Processing
                 } else {
                     BlockStatus::Queued
