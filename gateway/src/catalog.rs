@@ -117,7 +117,7 @@ impl Catalog {
 
 /// Seeded voices no live worker serves, per model (empty when everything is served).
 pub fn unserved(state: &AppState) -> BTreeMap<String, BTreeSet<String>> {
-    let serving = state.synthesis.pool.serving();
+    let serving = state.synthesis.workers().serving();
     state
         .catalog
         .models
@@ -138,7 +138,7 @@ pub fn unserved(state: &AppState) -> BTreeMap<String, BTreeSet<String>> {
 async fn models(
     State(state): State<Arc<AppState>>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let serving = state.synthesis.pool.serving();
+    let serving = state.synthesis.workers().serving();
     let models: Vec<serde_json::Value> = state
         .catalog
         .models

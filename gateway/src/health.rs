@@ -51,11 +51,11 @@ async fn health(
         }
         Err(_) => "unreachable".to_string(),
     };
-    let pool = &state.synthesis.pool;
+    let pool = state.synthesis.workers();
     let serving = pool.serving();
     let mut models = serde_json::Map::new();
     for (slug, model) in &state.catalog.models {
-        let (queued, running) = state.synthesis.queue.depth(slug).await.unwrap_or((0, 0));
+        let (queued, running) = state.synthesis.depth(slug).await.unwrap_or((0, 0));
         let live = serving.get(slug).cloned().unwrap_or_default();
         models.insert(
             slug.clone(),
@@ -109,7 +109,7 @@ async fn health(
             "checks": {
                 "postgres": postgres,
                 "redis": redis,
-                "events": if state.synthesis.hub.is_connected() { "ok" } else { "reconnecting" },
+                "events": if state.synthesis.events_connected() { "ok" } else { "reconnecting" },
             },
             "models": models,
             "workers": workers,

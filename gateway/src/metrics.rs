@@ -48,9 +48,9 @@ impl Drop for OpenSocket {
 /// (`yapit_live_replicas{model}`) of every catalogue model until `stop`.
 pub async fn sample_forever(state: Arc<AppState>, stop: CancellationToken) {
     loop {
-        let serving = state.synthesis.pool.serving();
+        let serving = state.synthesis.workers().serving();
         for slug in state.catalog.models.keys() {
-            if let Ok((queued, processing)) = state.synthesis.queue.depth(slug).await {
+            if let Ok((queued, processing)) = state.synthesis.depth(slug).await {
                 metrics::gauge!("yapit_queue_depth", "model" => slug.clone(), "state" => "queued")
                     .set(queued as f64);
                 metrics::gauge!("yapit_queue_depth", "model" => slug.clone(), "state" => "processing")

@@ -16,10 +16,7 @@ use crate::{
     documents::{self, fetch::FetchConfig},
     edge, error, health, lexicon,
     listen::{self, QueuedPerUser, audio::AudioUrls},
-    synthesis::{
-        AudioStore, ColdStore, EventHub, Keys, Queue, Synthesis, SynthesisSettings, WorkerPool,
-        dispatch, queue,
-    },
+    synthesis::{AudioStore, ColdStore, Keys, Queue, Synthesis, SynthesisSettings, WorkerPool},
     usage, web,
 };
 
@@ -151,46 +148,28 @@ impl Application {
         ));
         // Know the workers before the first request arrives.
         pool_of_workers.probe().await;
-        let synthesis = Arc::new(Synthesis {
-            pool: pool_of_workers,
-            queue: Arc::new(Queue::new(
+        let synthesis = Arc::new(Synthesis::new(
+            pool_of_workers,
+            Queue::new(
                 redis.clone(),
                 keys.clone(),
                 uuid::Uuid::new_v4().simple().to_string(),
                 Duration::from_millis(config.gateway_lease_ms),
-            )),
-            store: Arc::new(AudioStore::new(
-                redis.clone(),
-                keys.clone(),
-                config.audio_hot_ttl_secs,
-                cold,
-            )),
-            hub: Arc::new(EventHub::default()),
+            ),
+            AudioStore::new(redis.clone(), keys.clone(), config.audio_hot_ttl_secs, cold),
             settings,
-        });
+        ));
         let stop = CancellationToken::new();
-        // Claims of this gateway's listeners count while it lives (and renews its lease).
         synthesis
-            .queue
-            .set_lease(true)
+            .start(
+                redis_client,
+                keys,
+                catalog.models.keys().cloned(),
+                Arc::new(crate::usage::Ledger(pool.clone())),
+                &stop,
+            )
             .await
             .map_err(StartupError::Redis)?;
-        tokio::spawn(queue::keep_lease(
-            Arc::clone(&synthesis.queue),
-            stop.clone(),
-        ));
-        tokio::spawn(Arc::clone(&synthesis.hub).run(redis_client, keys, stop.clone()));
-        tokio::spawn(
-            Arc::clone(&synthesis.pool).run_probes(synthesis.settings.probe_every, stop.clone()),
-        );
-        for model in catalog.models.keys() {
-            tokio::spawn(dispatch::run(
-                Arc::clone(&synthesis),
-                pool.clone(),
-                model.clone(),
-                stop.clone(),
-            ));
-        }
         let listener =
             TcpListener::bind(config.addr)
                 .await

@@ -13,6 +13,17 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new().route("/v1/usage", get(usage))
 }
 
+/// The usage ledger the dispatchers report finished syntheses to.
+pub struct Ledger(pub PgPool);
+
+impl crate::synthesis::UsageLedger for Ledger {
+    async fn record(&self, user: Uuid, characters: i64, audio_ms: i64) -> Result<(), String> {
+        record(&self.0, user, characters, audio_ms)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
 pub async fn record(
     pool: &PgPool,
     user_id: Uuid,

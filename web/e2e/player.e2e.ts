@@ -154,13 +154,16 @@ describe('the web player', () => {
     expect(painted).toHaveLength(1);
     expect((await spoken())?.endsWith(`:${painted[0]}`)).toBe(true);
 
-    // Click "Waves", in the middle of the paragraph being read: the audio jumps to it.
-    const { box, start } = await page.evaluate(async () => {
-      const block = document.querySelector<HTMLElement>('.block.current .block-content')!;
+    // Click "north", ahead in the paragraph being read: the audio jumps to it. The block may be
+    // playing whole or still from its segments (its first sentence is its first segment, whose
+    // words came with it).
+    const { box, north, litBefore } = await page.evaluate(() => {
+      const current = document.querySelector<HTMLElement>('.block.current')!;
+      const block = current.querySelector<HTMLElement>('.block-content')!;
       const walker = document.createTreeWalker(block, NodeFilter.SHOW_TEXT);
       let rect: DOMRect | null = null;
       for (let node = walker.nextNode(); node && !rect; node = walker.nextNode()) {
-        const at = node.nodeValue?.indexOf('Waves') ?? -1;
+        const at = node.nodeValue?.indexOf('north') ?? -1;
         if (at >= 0) {
           const range = document.createRange();
           range.setStart(node, at);
@@ -168,26 +171,35 @@ describe('the web player', () => {
           rect = range.getBoundingClientRect();
         }
       }
-      const audio = [...document.querySelectorAll<HTMLAudioElement>('[data-testid="audio-host"] audio')].find((a) => !a.paused)!;
-      const link = new URL(audio.src);
-      const words = (await (await fetch(`${link.pathname}/words${link.search}`)).json()) as { words: Array<{ word: string; start: number }> };
+      // Every word lit from the click on, in order.
+      const lit: string[] = [];
+      (window as unknown as { litAfterClick: string[] }).litAfterClick = lit;
+      let clicked = false;
+      document.addEventListener('click', () => (clicked = true), { capture: true, once: true });
+      new MutationObserver(() => {
+        const now = current.getAttribute('data-spoken-word');
+        if (clicked && now && lit[lit.length - 1] !== now) lit.push(now);
+      }).observe(current, { attributes: true, attributeFilter: ['data-spoken-word'] });
+      const words = block.textContent!.split(/\s+/).filter((w) => w.length > 0);
       return {
         box: rect && { x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 },
-        start: words.words.find((w) => w.word === 'Waves')!.start,
+        north: words.findIndex((w) => w === 'north.'),
+        litBefore: Number(current.getAttribute('data-spoken-word')!.split(':')[0]),
       };
     });
     expect(box).not.toBeNull();
+    // Far enough before "north" that reading on would light the words between first.
+    expect(litBefore).toBeLessThan(north - 2);
     await page.mouse.click(box!.x, box!.y);
-    await page.waitForFunction(
-      (at) => {
-        const audio = [...document.querySelectorAll<HTMLAudioElement>('[data-testid="audio-host"] audio')].find((a) => !a.paused);
-        return !!audio && audio.currentTime >= at - 0.05 && audio.currentTime < at + 1;
-      },
-      start,
-      { timeout: 5_000, polling: 20 },
-    );
+    await page.waitForSelector('.block.current[data-spoken-word$=":north"]', { timeout: 5_000 });
+    const lit = await page.evaluate(() => (window as unknown as { litAfterClick: string[] }).litAfterClick);
+    const jumped = lit.findIndex((w) => w.endsWith(':north'));
+    const between = lit.slice(0, jumped).filter((w) => {
+      const idx = Number(w.split(':')[0]);
+      return idx > litBefore + 1 && idx < north;
+    });
+    expect(between, `lit after the click: ${lit.join(', ')}`).toEqual([]);
     expect(await currentBlock(page)).toBe(1);
-    await page.waitForSelector('.block.current[data-spoken-word$=":Waves"]', { timeout: 5_000 });
   });
 
   it('changes speed, keeping the pitch', async () => {
@@ -357,7 +369,7 @@ describe('single-user mode', () => {
     expect(await page.getByRole('button', { name: 'Sign out' }).count()).toBe(0);
   });
 
-  it('starts a new long passage on its first segment, before the passage is complete', async () => {
+  it('starts a new long passage on its first segment, before the passage is complete, its words lit', async () => {
     await page.getByLabel('Text or link').fill(
       'The cartographer spread the old map across the table and weighed its corners with stones. ' +
         'Rivers that no longer ran were drawn in faded blue, villages long abandoned still had their names, ' +
@@ -370,6 +382,26 @@ describe('single-user mode', () => {
     await waitForPlaybackPast(page, 0.2);
     // The passage is rendered piece by piece: the first piece plays while the rest is made.
     expect((await playingAudio(page))?.src).toMatch(/\/v1\/audio\/[0-9a-f]{64}\/segments\/0\?/);
+    // Its words are lit as they are spoken, from the first segment on: the lit word moves forward
+    // while a segment (not the whole passage) plays.
+    await page.waitForSelector('.block.current[data-spoken-word]', { timeout: 10_000 });
+    const lit = await page.locator('.block.current').getAttribute('data-spoken-word');
+    await page.waitForFunction(
+      (was) => {
+        const now = document.querySelector('.block.current')?.getAttribute('data-spoken-word');
+        const audio = [...document.querySelectorAll<HTMLAudioElement>('[data-testid="audio-host"] audio')].find(
+          (a) => !a.paused,
+        );
+        return (
+          !!now &&
+          Number(now.split(':')[0]) > Number(String(was).split(':')[0]) &&
+          !!audio &&
+          /\/segments\/\d+\?/.test(audio.src)
+        );
+      },
+      lit,
+      { timeout: 20_000, polling: 50 },
+    );
     // And the next piece follows on its own.
     await page.waitForFunction(
       () =>

@@ -158,7 +158,7 @@ pub async fn get_audio(
     }
     let wav = state
         .synthesis
-        .store
+        .store()
         .get(&hash)
         .await
         .ok_or(ApiError::NotFound("audio"))?;
@@ -186,7 +186,7 @@ pub async fn get_segment(
     let etag = format!("\"{hash}-{index}\"");
     let wav = state
         .synthesis
-        .store
+        .store()
         .segment(&hash, index)
         .await
         .ok_or(ApiError::NotFound("audio"))?;
@@ -214,7 +214,7 @@ pub async fn get_words(
     let valid_for = state.audio_urls.check(&hash, &link)?;
     let words = state
         .synthesis
-        .store
+        .store()
         .words(&hash)
         .await
         .ok_or(ApiError::NotFound("word timings"))?;

@@ -5,6 +5,7 @@
 pub mod audio;
 pub mod openai;
 pub mod speech;
+mod waits;
 pub mod ws;
 
 use std::{

@@ -1,7 +1,7 @@
 //! `POST /v1/audio/speech`: the OpenAI-compatible speech endpoint, through the same cache and
 //! queues as the player, so tools that speak that API can use a yapit server directly.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use axum::{
     extract::{Query, State},
@@ -13,14 +13,13 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::openai;
+use super::waits::{WaitClock, WaitLimits};
 use crate::{
     auth::CurrentUser,
     error::{ApiError, Json},
     startup::AppState,
     synthesis::{
-        self, Enqueued, EventKind, HubMessage, JobSpec, Requested, Synthesis,
-        queue::{self, score},
-        wav,
+        self, Enqueued, EventKind, HubMessage, JobSpec, MAX_TIER, Requested, Synthesis, score, wav,
         workers::WorkerError,
     },
     usage,
@@ -51,7 +50,7 @@ struct Interest {
 
 impl Drop for Interest {
     fn drop(&mut self) {
-        self.synthesis.hub.unwatch(self.subscription_id, &self.hash);
+        self.synthesis.unwatch(self.subscription_id, &self.hash);
         if !self.done {
             let (synthesis, model, hash) = (
                 Arc::clone(&self.synthesis),
@@ -59,7 +58,7 @@ impl Drop for Interest {
                 self.hash.clone(),
             );
             tokio::spawn(async move {
-                let _ = synthesis.queue.leave(&model, &hash).await;
+                let _ = synthesis.leave(&model, &hash).await;
             });
         }
     }
@@ -144,7 +143,13 @@ pub async fn captioned(
         let offset = (pcm.len() / 2) as f64 / f64::from(sample_rate.max(1));
         let wav = finish_piece(&state, wait).await?;
         pcm.extend_from_slice(&wav[wav::HEADER_LEN.min(wav.len())..]);
-        for word in state.synthesis.store.words(&hash).await.unwrap_or_default() {
+        for word in state
+            .synthesis
+            .store()
+            .words(&hash)
+            .await
+            .unwrap_or_default()
+        {
             let chars = placer.place(&word.word);
             timestamps.push(CaptionedWord {
                 start_time: round_ms(offset + word.start),
@@ -287,7 +292,7 @@ async fn start_piece(
     let target = synthesis
         .target(text, model, voice, speed)
         .ok_or_else(unserved)?;
-    if let Some(wav) = synthesis.store.get(&target.hash).await {
+    if let Some(wav) = synthesis.store().get(&target.hash).await {
         return Ok(PieceWait {
             hash: target.hash.clone(),
             sample_rate: target.sample_rate,
@@ -298,7 +303,7 @@ async fn start_piece(
             rendering: false,
         });
     }
-    if !synthesis.pool.serves(model, voice) {
+    if !synthesis.serves(model, voice) {
         return Err(unserved());
     }
     usage::check_quota(state, user.id, text.chars().count()).await?;
@@ -310,13 +315,13 @@ async fn start_piece(
         text: text.to_string(),
         user_id: user.id.to_string(),
     };
-    let subscription = synthesis.hub.subscribe();
+    let subscription = synthesis.subscribe();
     // Pieces in reading order: the first is someone's current block, the next ones follow.
     let requested = synthesis
-        .request(
+        .want(
             &spec,
             &target,
-            score(order.min(queue::MAX_TIER), crate::synthesis::now_ms()),
+            score(order.min(MAX_TIER), crate::synthesis::now_ms()),
             &subscription,
         )
         .await?;
@@ -350,10 +355,8 @@ async fn finish_piece(state: &AppState, mut wait: PieceWait) -> Result<bytes::By
         return Err(anyhow::anyhow!("a speech piece without a job").into());
     };
     let synthesis = Arc::clone(&state.synthesis);
-    let render = Duration::from_secs(state.config.synthesis_timeout_secs);
-    let queue_max = Duration::from_secs(state.config.queue_wait_max_secs);
-    let mut rendering = wait.rendering;
-    let mut deadline = Instant::now() + if rendering { render } else { queue_max };
+    let limits = WaitLimits::from_config(&state.config);
+    let mut clock = WaitClock::new(limits, Instant::now(), wait.rendering);
     let waited: Result<(), ApiError> = loop {
         if interest.done {
             break Ok(());
@@ -364,37 +367,29 @@ async fn finish_piece(state: &AppState, mut wait: PieceWait) -> Result<bytes::By
                     EventKind::Cached { .. } => break Ok(()),
                     EventKind::Error { error } => break Err(ApiError::BadGateway(error)),
                     EventKind::Unspeakable { reason } => break Err(ApiError::Unprocessable(reason)),
-                    EventKind::Processing if !rendering => {
-                        rendering = true;
-                        deadline = Instant::now() + render;
+                    EventKind::Processing if !clock.is_rendering() => {
+                        clock.rendering(Instant::now());
                     }
-                    EventKind::Requeued => {
-                        rendering = false;
-                        deadline = Instant::now() + queue_max;
-                    }
+                    EventKind::Requeued => clock.requeued(Instant::now()),
                     _ => {}
                 },
                 Some(HubMessage::Resync) => {
-                    if synthesis.store.size(&spec.hash).await.is_some() {
+                    if synthesis.store().size(&spec.hash).await.is_some() {
                         break Ok(());
                     }
-                    let _ = synthesis.queue.enqueue(&spec, score(0, 0), false).await;
+                    let _ = synthesis.recheck(&spec, score(0, 0)).await;
                 }
                 None => break Err(ApiError::Unavailable("the gateway is stopping".into())),
             },
-            _ = tokio::time::sleep_until(deadline) => {
-                break Err(ApiError::Timeout(if rendering {
-                    format!("synthesis did not finish within {} s; try again", render.as_secs())
-                } else {
-                    format!("no worker took the request within {} s; try again", queue_max.as_secs())
-                }));
+            _ = tokio::time::sleep_until(clock.ends_at()) => {
+                break Err(ApiError::Timeout(clock.why_over("the request")));
             }
         }
     };
     // A request that timed out leaves the queue unless someone else wants the job.
     interest.done = waited.is_ok() || !matches!(waited, Err(ApiError::Timeout(_)));
     waited?;
-    synthesis.store.get(&spec.hash).await.ok_or_else(|| {
+    synthesis.store().get(&spec.hash).await.ok_or_else(|| {
         ApiError::Unavailable("the audio was made but cannot be read; try again".into())
     })
 }
@@ -485,7 +480,7 @@ pub async fn voices(
             known.join(", ")
         )));
     }
-    let serving = state.synthesis.pool.serving();
+    let serving = state.synthesis.workers().serving();
     let mut voices = Vec::new();
     for model in state.catalog.models.values() {
         if query.model.as_ref().is_some_and(|m| *m != model.slug) {
@@ -549,7 +544,7 @@ pub async fn phonemize(
     }
     let replica = state
         .synthesis
-        .pool
+        .workers()
         .replicas()
         .into_iter()
         .find(|r| r.is_healthy() && r.info.model_slug == model && r.serves(&voice))

@@ -20,15 +20,14 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::waits::{BlockKey, Forgotten, Pending, WaitClock, WaitLimits, Waits};
 use crate::{
     auth::{self, CurrentUser},
     error::{ApiError, Query},
     startup::AppState,
     synthesis::{
-        self, Enqueued, Event, EventKind, HubMessage, JobSpec, Released, Requested, Subscription,
-        Synthesis, Target,
-        queue::{score, tier_for},
-        unserved,
+        self, Enqueued, Event, EventKind, HubMessage, JobSpec, Released, Requested, SegmentNote,
+        Subscription, Synthesis, Target, score, tier_for, unserved, words::WordTiming,
     },
     usage,
 };
@@ -176,6 +175,9 @@ enum ServerMessage<'a> {
         duration_ms: u64,
         last: bool,
         audio_url: String,
+        /// The words it speaks, in seconds from the start of the block (not of the segment);
+        /// empty from a model that predicts no durations.
+        words: &'a [WordTiming],
         model: &'a str,
         voice: &'a str,
     },
@@ -249,29 +251,6 @@ struct DocumentBlocks {
     blocks: Vec<(String, bool)>,
 }
 
-/// A block this socket waits for.
-struct Pending {
-    hash: String,
-    model: String,
-    voice: String,
-    speed: f32,
-    sample_rate: u32,
-    /// While queued: `None`, the wait is not the synthesis's fault. Once a worker renders it:
-    /// when the synthesis timeout runs out.
-    deadline: Option<Instant>,
-    /// A block no worker takes within `QUEUE_WAIT_MAX_SECS` gets `error`.
-    queued_until: Instant,
-    /// The place in the queue the listener was last told.
-    ahead: Option<u64>,
-    /// Whether the listener was told that no live worker serves the voice.
-    /// When the listener was last told that no live worker serves the voice.
-    told_no_worker: Option<Instant>,
-    /// When the listener was last told that the queue (Redis) is unreachable.
-    told_unreachable: Option<Instant>,
-}
-
-type BlockKey = (Uuid, i64);
-
 /// What a queued block waits for, as its status tells the listener.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum WaitsFor {
@@ -324,8 +303,8 @@ struct Session {
     subscription: Subscription,
     documents: HashMap<Uuid, Arc<DocumentBlocks>>,
     cursors: HashMap<Uuid, i64>,
-    pending: HashMap<BlockKey, Pending>,
-    waiting_on: HashMap<String, HashSet<BlockKey>>,
+    /// The blocks it waits for, and the audio each waits on.
+    waits: Waits,
     closed: bool,
     /// The player asked for `segment` notes.
     segments: bool,
@@ -346,7 +325,7 @@ enum Flow {
 
 impl Session {
     fn new(state: Arc<AppState>, user: CurrentUser, socket: WebSocket) -> Self {
-        let subscription = state.synthesis.hub.subscribe();
+        let subscription = state.synthesis.subscribe();
         let rank = state.queued_per_user.open_socket(user.id);
         Self {
             rank,
@@ -356,8 +335,7 @@ impl Session {
             subscription,
             documents: HashMap::new(),
             cursors: HashMap::new(),
-            pending: HashMap::new(),
-            waiting_on: HashMap::new(),
+            waits: Waits::default(),
             closed: false,
             segments: false,
         }
@@ -683,7 +661,7 @@ impl Session {
         let Some(target) = synthesis.target(&text, model, voice, speed) else {
             return Err(Refusal::new(Code::Unserved, unserved(model, voice)));
         };
-        if let Some(pending) = self.pending.get(&key) {
+        if let Some(pending) = self.waits.get(&key) {
             if pending.hash == target.hash {
                 return Ok(()); // already waiting for exactly this
             }
@@ -705,7 +683,7 @@ impl Session {
             .await;
             return Ok(());
         }
-        if !synthesis.pool.serves(model, voice) {
+        if !synthesis.serves(model, voice) {
             return Err(Refusal::new(Code::Unserved, unserved(model, voice)));
         }
         if let Err(e) = usage::check_quota(&self.state, self.user.id, text.chars().count()).await {
@@ -723,7 +701,7 @@ impl Session {
             return Ok(());
         }
         let per_socket = self.state.config.ws_max_queued;
-        if self.pending.len() >= per_socket {
+        if self.waits.len() >= per_socket {
             return Err(Refusal::new(
                 Code::QueueFull,
                 format!(
@@ -758,7 +736,7 @@ impl Session {
         };
         let score = score(self.tier(key.1, cursor), synthesis::now_ms());
         let requested = synthesis
-            .request(&spec, &target, score, &self.subscription)
+            .want(&spec, &target, score, &self.subscription)
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, "cannot queue a block");
@@ -808,9 +786,8 @@ impl Session {
         speed: f32,
         processing: bool,
     ) {
-        let config = &self.state.config;
-        let now = Instant::now();
-        self.pending.insert(
+        let clock = WaitClock::new(self.limits(), Instant::now(), processing);
+        self.waits.track(
             key,
             Pending {
                 hash: target.hash.clone(),
@@ -818,18 +795,12 @@ impl Session {
                 voice: voice.to_string(),
                 speed,
                 sample_rate: target.sample_rate,
-                deadline: processing
-                    .then(|| now + Duration::from_secs(config.synthesis_timeout_secs)),
-                queued_until: now + Duration::from_secs(config.queue_wait_max_secs),
+                clock,
                 ahead: None,
                 told_no_worker: None,
                 told_unreachable: None,
             },
         );
-        self.waiting_on
-            .entry(target.hash.clone())
-            .or_default()
-            .insert(key);
     }
 
     /// Stops waiting for a block; with `release`, tells the queue this listener left.
@@ -840,7 +811,7 @@ impl Session {
         }
         let synthesis = Arc::clone(&self.state.synthesis);
         // Gone for good: the claim ends even on a running job, so it is not retried for nobody.
-        match synthesis.queue.leave(&model, &hash).await {
+        match synthesis.leave(&model, &hash).await {
             Ok(released) => Some(released),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot release a job");
@@ -852,17 +823,16 @@ impl Session {
     /// Forgets a block on this socket only; returns its model and hash when no other block of
     /// this socket waits for the same audio (then the queue may be told).
     fn forget_here(&mut self, key: BlockKey) -> Option<(String, String)> {
-        let pending = self.pending.remove(&key)?;
+        let Forgotten {
+            pending,
+            last_for_hash,
+        } = self.waits.forget(key)?;
         self.state.queued_per_user.remove(self.user.id);
-        let keys = self.waiting_on.get_mut(&pending.hash)?;
-        keys.remove(&key);
-        if !keys.is_empty() {
+        if !last_for_hash {
             return None;
         }
-        self.waiting_on.remove(&pending.hash);
         self.state
             .synthesis
-            .hub
             .unwatch(self.subscription.id, &pending.hash);
         Some((pending.model, pending.hash))
     }
@@ -871,6 +841,10 @@ impl Session {
     /// (one user's 24 sockets do not all go before another user's first block).
     fn tier(&self, block_idx: i64, cursor: i64) -> u32 {
         tier_for(block_idx, cursor).saturating_add(self.rank)
+    }
+
+    fn limits(&self) -> WaitLimits {
+        WaitLimits::from_config(&self.state.config)
     }
 
     fn window(&self) -> (i64, i64) {
@@ -898,21 +872,16 @@ impl Session {
     async fn move_cursor(&mut self, document_id: Uuid, cursor: i64) {
         let previous = self.cursors.insert(document_id, cursor);
         let (behind, ahead) = self.window();
-        let outside: Vec<BlockKey> = self
-            .pending
-            .keys()
-            .filter(|(doc, idx)| {
-                *doc == document_id && (*idx < cursor - behind || *idx > cursor + ahead)
-            })
-            .copied()
-            .collect();
+        let outside = self
+            .waits
+            .outside(document_id, cursor - behind, cursor + ahead);
         let mut evicted = Vec::new();
         for key in outside {
-            let Some(pending) = self.pending.get(&key) else {
+            let Some(pending) = self.waits.get(&key) else {
                 continue;
             };
             let (model, hash) = (pending.model.clone(), pending.hash.clone());
-            let last_here = self.waiting_on.get(&hash).is_none_or(|k| k.len() <= 1);
+            let last_here = self.waits.is_last_for(&hash);
             let synthesis = Arc::clone(&self.state.synthesis);
             if last_here && release(&synthesis, &model, &hash).await == Some(Released::Running) {
                 continue; // a worker is on it: keep listening
@@ -938,7 +907,7 @@ impl Session {
     async fn raise_pending(&mut self, document_id: Uuid, cursor: i64) {
         let now = synthesis::now_ms();
         let mut by_model: HashMap<&str, Vec<(f64, &str)>> = HashMap::new();
-        for ((doc, idx), pending) in &self.pending {
+        for ((doc, idx), pending) in self.waits.iter() {
             if *doc == document_id {
                 by_model
                     .entry(&pending.model)
@@ -947,7 +916,7 @@ impl Session {
             }
         }
         for (model, scored) in by_model {
-            if let Err(e) = self.state.synthesis.queue.raise(model, &scored).await {
+            if let Err(e) = self.state.synthesis.reprioritize(model, &scored).await {
                 tracing::warn!(error = %e, "cannot re-rank queued blocks after a seek");
             }
         }
@@ -961,21 +930,13 @@ impl Session {
     }
 
     async fn on_event(&mut self, event: Event) {
-        let Some(keys) = self.waiting_on.get(&event.hash) else {
+        let keys = self.waits.keys_for(&event.hash);
+        if keys.is_empty() {
             return;
-        };
-        let mut keys: Vec<BlockKey> = keys.iter().copied().collect();
-        keys.sort_unstable();
-        if let EventKind::Segment {
-            index,
-            duration_ms,
-            last,
-            ..
-        } = event.kind
-        {
+        }
+        if let EventKind::Segment(note) = &event.kind {
             if self.segments {
-                self.segment(&keys, &event.hash, index, duration_ms, last)
-                    .await;
+                self.segment(&keys, &event.hash, note).await;
             }
             return;
         }
@@ -992,27 +953,22 @@ impl Session {
             EventKind::Unspeakable { reason } => {
                 (BlockStatus::Skipped, None, None, Some(reason.as_str()))
             }
-            EventKind::Enqueued { .. } | EventKind::Segment { .. } => return,
+            EventKind::Enqueued { .. } | EventKind::Segment(_) => return,
         };
         for key in keys {
-            let Some(pending) = self.pending.get(&key) else {
+            let Some(pending) = self.waits.get(&key) else {
                 continue;
             };
             let (model, voice) = (pending.model.clone(), pending.voice.clone());
             if status == BlockStatus::Processing {
-                // The synthesis timeout counts from here, not from the request: a backlog is
-                // not the synthesis's fault.
-                let timeout = Duration::from_secs(self.state.config.synthesis_timeout_secs);
-                if let Some(pending) = self.pending.get_mut(&key) {
-                    pending.deadline = Some(Instant::now() + timeout);
+                if let Some(pending) = self.waits.get_mut(&key) {
+                    pending.clock.rendering(Instant::now());
                     pending.ahead = None;
                 }
             } else if status == BlockStatus::Queued {
-                // Its worker went away: it waits for another, under the queue's bound again.
-                let bound = Duration::from_secs(self.state.config.queue_wait_max_secs);
-                if let Some(pending) = self.pending.get_mut(&key) {
-                    pending.deadline = None;
-                    pending.queued_until = Instant::now() + bound;
+                // Its worker went away: it waits for another.
+                if let Some(pending) = self.waits.get_mut(&key) {
+                    pending.clock.requeued(Instant::now());
                     pending.ahead = None;
                     pending.told_no_worker = None;
                 }
@@ -1028,37 +984,28 @@ impl Session {
     /// ones come as events: it watched the block before joining). A segment told twice, here
     /// and by its event, is one segment to the player (same index).
     async fn catch_up(&mut self, key: BlockKey, target: &Target) {
-        let sizes = self.state.synthesis.store.segment_sizes(&target.hash).await;
-        for (index, size) in sizes.into_iter().enumerate() {
-            let duration_ms = synthesis::wav::duration_ms(size, target.sample_rate);
-            // Whether it is the last is not kept; `cached` follows the last one soon anyway.
-            self.segment(&[key], &target.hash, index as u32, duration_ms, false)
-                .await;
+        let notes = self.state.synthesis.store().segments(&target.hash).await;
+        for note in &notes {
+            self.segment(&[key], &target.hash, note).await;
         }
     }
 
-    /// Tells the listener a segment of a block it waits for is playable.
-    async fn segment(
-        &mut self,
-        keys: &[BlockKey],
-        hash: &str,
-        index: u32,
-        duration_ms: u64,
-        last: bool,
-    ) {
+    /// Tells the listener a segment of a block it waits for is playable, with its words.
+    async fn segment(&mut self, keys: &[BlockKey], hash: &str, note: &SegmentNote) {
         for &(document_id, block_idx) in keys {
-            let Some(pending) = self.pending.get(&(document_id, block_idx)) else {
+            let Some(pending) = self.waits.get(&(document_id, block_idx)) else {
                 continue;
             };
             let (model, voice) = (pending.model.clone(), pending.voice.clone());
-            let audio_url = self.state.audio_urls.sign_segment(hash, index);
+            let audio_url = self.state.audio_urls.sign_segment(hash, note.index);
             self.send(&ServerMessage::Segment {
                 document_id,
                 block_idx,
-                index,
-                duration_ms,
-                last,
+                index: note.index,
+                duration_ms: note.duration_ms,
+                last: note.last,
                 audio_url,
+                words: &note.words,
                 model: &model,
                 voice: &voice,
             })
@@ -1069,16 +1016,11 @@ impl Session {
     /// After a pub/sub reconnect: deliver what finished meanwhile and re-queue what a restarted
     /// Redis forgot.
     async fn resync(&mut self) {
-        let hashes: Vec<String> = self.waiting_on.keys().cloned().collect();
-        for hash in hashes {
-            let Some(key) = self
-                .waiting_on
-                .get(&hash)
-                .and_then(|k| k.iter().next().copied())
-            else {
+        for hash in self.waits.hashes() {
+            let Some(&key) = self.waits.keys_for(&hash).first() else {
                 continue;
             };
-            let Some(pending) = self.pending.get(&key) else {
+            let Some(pending) = self.waits.get(&key) else {
                 continue;
             };
             let target = Target {
@@ -1102,7 +1044,7 @@ impl Session {
                 };
                 let cursor = self.cursors.get(&key.0).copied().unwrap_or(key.1);
                 let score = score(self.tier(key.1, cursor), synthesis::now_ms());
-                match synthesis.queue.enqueue(&spec, score, false).await {
+                match synthesis.recheck(&spec, score).await {
                     Ok(Enqueued::Cached) => {
                         cached = Some(synthesis.cached_duration_ms(&target).await.unwrap_or(0));
                     }
@@ -1128,27 +1070,13 @@ impl Session {
     /// took within the queue bound, get `error`.
     async fn expire(&mut self) {
         let now = Instant::now();
-        let expired: Vec<BlockKey> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| match p.deadline {
-                Some(deadline) => deadline <= now,
-                None => p.queued_until <= now,
-            })
-            .map(|(k, _)| *k)
-            .collect();
-        let config = &self.state.config;
-        let (render_secs, queue_secs) = (config.synthesis_timeout_secs, config.queue_wait_max_secs);
+        let expired = self.waits.expired(now);
         for key in expired {
-            let Some(pending) = self.pending.get(&key) else {
+            let Some(pending) = self.waits.get(&key) else {
                 continue;
             };
             let (model, voice) = (pending.model.clone(), pending.voice.clone());
-            let error = if pending.deadline.is_some() {
-                format!("synthesis did not finish within {render_secs} s; try again")
-            } else {
-                format!("no worker took this passage within {queue_secs} s; try again")
-            };
+            let error = pending.clock.why_over("this passage");
             self.forget(key, true).await;
             self.status(
                 key,
@@ -1175,7 +1103,7 @@ impl Session {
             .iter()
             .map(|(document, cursor)| (*document, *cursor))
             .filter_map(|key| {
-                let p = self.pending.get(&key).filter(|p| p.deadline.is_none())?;
+                let p = self.waits.get(&key).filter(|p| !p.clock.is_rendering())?;
                 let pending = (p.model.clone(), p.voice.clone(), p.hash.clone());
                 Some((
                     key,
@@ -1190,10 +1118,10 @@ impl Session {
         let synthesis = Arc::clone(&self.state.synthesis);
         let now = Instant::now();
         for (key, model, voice, hash, told, told_no_worker) in waiting {
-            let served = synthesis.pool.serves(&model, &voice);
+            let served = synthesis.serves(&model, &voice);
             // Told again every few seconds, so that a long outage is not a silence.
             let tell = !served && told_no_worker.is_none_or(|at| now - at >= RETELL);
-            if let Some(pending) = self.pending.get_mut(&key) {
+            if let Some(pending) = self.waits.get_mut(&key) {
                 if served {
                     pending.told_no_worker = None;
                 } else {
@@ -1210,7 +1138,7 @@ impl Session {
                 }
                 continue;
             }
-            let ahead = match synthesis.queue.ahead_of(&model, &hash).await {
+            let ahead = match synthesis.place(&model, &hash).await {
                 Ok(Some(ahead)) => ahead,
                 Ok(None) => continue, // taken meanwhile: `processing` is on its way
                 Err(e) => {
@@ -1221,7 +1149,7 @@ impl Session {
             if told == Some(ahead) {
                 continue;
             }
-            if let Some(pending) = self.pending.get_mut(&key) {
+            if let Some(pending) = self.waits.get_mut(&key) {
                 pending.ahead = Some(ahead);
             }
             self.waiting(
@@ -1239,14 +1167,14 @@ impl Session {
     /// block at each cursor, instead of leaving it in silence; false then (places cannot be
     /// read).
     async fn tell_unreachable(&mut self) -> bool {
-        let reachable = self.state.synthesis.hub.is_connected();
+        let reachable = self.state.synthesis.events_connected();
         let now = Instant::now();
         let waiting: Vec<(BlockKey, BlockStatus, String, String)> = self
             .cursors
             .iter()
             .filter_map(|(document, cursor)| {
                 let key = (*document, *cursor);
-                let p = self.pending.get_mut(&key)?;
+                let p = self.waits.get_mut(&key)?;
                 if reachable {
                     p.told_unreachable = None;
                     return None;
@@ -1255,7 +1183,7 @@ impl Session {
                     return None;
                 }
                 p.told_unreachable = Some(now);
-                let status = if p.deadline.is_some() {
+                let status = if p.clock.is_rendering() {
                     BlockStatus::Processing
                 } else {
                     BlockStatus::Queued
@@ -1272,7 +1200,7 @@ impl Session {
 
     /// The socket is gone: queued blocks only this listener wanted are dropped.
     async fn leave(&mut self) {
-        let keys: Vec<BlockKey> = self.pending.keys().copied().collect();
+        let keys = self.waits.keys();
         for key in keys {
             self.forget(key, true).await;
         }
@@ -1280,7 +1208,7 @@ impl Session {
 }
 
 async fn release(synthesis: &Synthesis, model: &str, hash: &str) -> Option<Released> {
-    match synthesis.queue.release(model, hash).await {
+    match synthesis.unwant(model, hash).await {
         Ok(released) => Some(released),
         Err(e) => {
             tracing::warn!(error = %e, "cannot release a job");

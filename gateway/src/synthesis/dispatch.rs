@@ -3,19 +3,24 @@
 
 use std::{sync::Arc, time::Duration};
 
-use sqlx::PgPool;
 use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
 
 use super::{
-    Event, EventKind, Synthesis, now_ms,
+    Event, EventKind, SegmentNote, Synthesis, UsageLedger, now_ms,
     queue::{Job, JobSpec},
     wav,
+    words::{self, WordTiming},
     workers::{Lease, Rendered, WorkerError},
 };
-use crate::usage;
 
-/// Runs one model's dispatcher and its lease reaper until `stop`.
-pub async fn run(synthesis: Arc<Synthesis>, pool: PgPool, model: String, stop: CancellationToken) {
+/// Runs one model's dispatcher and its lease reaper until `stop`; what each synthesis cost its
+/// user goes to `ledger`.
+pub async fn run<L: UsageLedger>(
+    synthesis: Arc<Synthesis>,
+    ledger: Arc<L>,
+    model: String,
+    stop: CancellationToken,
+) {
     let reaper = tokio::spawn(reap_forever(
         Arc::clone(&synthesis),
         model.clone(),
@@ -41,12 +46,13 @@ pub async fn run(synthesis: Arc<Synthesis>, pool: PgPool, model: String, stop: C
         let deadline = now_ms() + synthesis.settings.lease.as_millis() as u64;
         match synthesis.queue.claim(&model, deadline).await {
             Ok(Some(job)) => {
-                let (synthesis, pool, stop) = (Arc::clone(&synthesis), pool.clone(), stop.clone());
+                let (synthesis, ledger, stop) =
+                    (Arc::clone(&synthesis), Arc::clone(&ledger), stop.clone());
                 tokio::spawn(async move {
                     // A stopping gateway abandons its jobs; their leases run out and another
                     // gateway takes them again.
                     tokio::select! {
-                        _ = run_job(synthesis, pool, job, lease) => {},
+                        _ = run_job(synthesis, ledger.as_ref(), job, lease) => {},
                         _ = stop.cancelled() => {},
                     }
                 });
@@ -104,10 +110,9 @@ fn backoff(attempt: u32) -> Duration {
 
 /// Runs a job to its end: cached, or dead-lettered with the error every listener gets.
 #[tracing::instrument(skip_all, fields(hash = %job.spec.hash, model = %job.spec.model, voice = %job.spec.voice, attempt = job.attempts))]
-async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease) {
+async fn run_job(synthesis: Arc<Synthesis>, ledger: &impl UsageLedger, job: Job, first: Lease) {
     let attempts = job.attempts;
     let job = job.spec;
-    let settings = synthesis.settings.clone();
     // A run before this one made the audio but its gateway lost Redis before it could say so
     // (the job came back when its lease ran out): finish from the cold store, without a worker
     // and without billing the user again.
@@ -116,11 +121,12 @@ async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease
     {
         drop(first);
         let duration_ms = wav::duration_ms(wav.len() as u64, sample_rate);
-        match synthesis
-            .queue
-            .complete(&job, &wav, settings.hot_ttl_secs, duration_ms)
-            .await
-        {
+        // The hot copy again (and its words, kept beside the cold copy), then the completion.
+        let finished = match synthesis.store.restore_hot(&job.hash, &wav).await {
+            Ok(()) => synthesis.queue.complete(&job, duration_ms).await,
+            Err(e) => Err(e),
+        };
+        match finished {
             Ok(()) => tracing::info!(duration_ms, "already in the cold store; no worker needed"),
             Err(e) => tracing::warn!(error = %e, "cannot record the finished job in redis"),
         }
@@ -190,23 +196,21 @@ async fn run_job(synthesis: Arc<Synthesis>, pool: PgPool, job: Job, first: Lease
             let sample_rate = rendered.sample_rate;
             let wav = wav::from_pcm(&rendered.pcm, sample_rate);
             let duration_ms = wav::duration_ms(wav.len() as u64, sample_rate);
-            if let Err(e) = synthesis.store.cold().put(&job.hash, &wav).await {
-                tracing::error!(error = %e, "cannot write to the cold audio store; hot cache only");
+            // Both copies and the words before listeners hear the block is ready, so all are
+            // there when they ask.
+            if let Err(e) = synthesis.store.put(&job.hash, &wav, &rendered.words).await {
+                // The lease runs out and another dispatcher finishes it from the cold copy.
+                tracing::error!(error = %e, "cannot write to the hot cache");
+                return;
             }
-            // Before listeners hear the block is ready, so its words are there when they ask.
-            synthesis.store.put_words(&job.hash, &rendered.words).await;
             // Counted before listeners hear of it, so a quota check right after sees it.
             if let Ok(user_id) = job.user_id.parse() {
                 let chars = job.text.chars().count() as i64;
-                if let Err(e) = usage::record(&pool, user_id, chars, duration_ms as i64).await {
+                if let Err(e) = ledger.record(user_id, chars, duration_ms as i64).await {
                     tracing::warn!(error = %e, "cannot record usage");
                 }
             }
-            if let Err(e) = synthesis
-                .queue
-                .complete(&job, &wav, settings.hot_ttl_secs, duration_ms)
-                .await
-            {
+            if let Err(e) = synthesis.queue.complete(&job, duration_ms).await {
                 // The lease runs out and another dispatcher redoes it: nothing is lost.
                 tracing::error!(error = %e, "cannot record the finished job in redis");
                 return;
@@ -247,13 +251,20 @@ fn for_listener(error: &WorkerError) -> String {
     }
 }
 
-/// One chunk's audio on its way to the listeners: its index, PCM, sample rate, and whether it
-/// ends the block.
-type SegmentOut = (u32, Vec<u8>, u32, bool);
+/// One chunk on its way to the listeners: its index, PCM, sample rate, whether it ends the
+/// block, and its words (seconds from the start of the block).
+struct SegmentOut {
+    index: u32,
+    pcm: Vec<u8>,
+    sample_rate: u32,
+    last: bool,
+    words: Vec<WordTiming>,
+}
 
 /// Stores each chunk as a segment and announces it on the events channel, in order, so that
-/// listeners on every gateway can start on a block before it is complete. A segment that cannot
-/// be stored is not announced: its listeners wait for the whole block instead.
+/// listeners on every gateway can start on a block (and follow its words) before it is
+/// complete. A segment that cannot be stored is not announced: its listeners wait for the
+/// whole block instead.
 fn relay_segments(
     synthesis: Arc<Synthesis>,
     hash: String,
@@ -264,27 +275,24 @@ fn relay_segments(
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<SegmentOut>();
     let task = tokio::spawn(async move {
         let mut broken = false;
-        while let Some((index, pcm, sample_rate, last)) = receiver.recv().await {
+        while let Some(out) = receiver.recv().await {
             // A gap would leave a listener stuck before it: after one lost segment, none.
             if broken {
                 continue;
             }
-            let wav = wav::from_pcm(&pcm, sample_rate);
-            let duration_ms = wav::duration_ms(wav.len() as u64, sample_rate);
-            if let Err(e) = synthesis.store.put_segment(&hash, index, &wav).await {
-                tracing::debug!(error = %e, index, "cannot keep a segment; listeners wait for the block");
+            let wav = wav::from_pcm(&out.pcm, out.sample_rate);
+            let note = SegmentNote {
+                index: out.index,
+                duration_ms: wav::duration_ms(wav.len() as u64, out.sample_rate),
+                last: out.last,
+                words: out.words,
+            };
+            if let Err(e) = synthesis.store.put_segment(&hash, &note, &wav).await {
+                tracing::debug!(error = %e, index = note.index, "cannot keep a segment; listeners wait for the block");
                 broken = true;
                 continue;
             }
-            let event = Event::new(
-                &hash,
-                EventKind::Segment {
-                    index,
-                    duration_ms,
-                    sample_rate,
-                    last,
-                },
-            );
+            let event = Event::new(&hash, EventKind::Segment(note));
             if synthesis.queue.publish(&event).await.is_err() {
                 broken = true;
             }
@@ -351,9 +359,15 @@ async fn attempt_all(
         };
         let replica = Arc::clone(&lease.replica);
         let mut index: u32 = 0;
-        let mut on_chunk = |pcm: &[u8], sample_rate: u32, last: bool| {
+        let mut on_chunk = |chunk: &proto::v1::AudioChunk| {
             if index >= relayed {
-                let _ = segments.send((index, pcm.to_vec(), sample_rate, last));
+                let _ = segments.send(SegmentOut {
+                    index,
+                    pcm: chunk.pcm.clone(),
+                    sample_rate: chunk.sample_rate,
+                    last: chunk.last,
+                    words: words::from_worker(&chunk.words, chunk.sample_rate),
+                });
                 relayed = index + 1;
             }
             index += 1;

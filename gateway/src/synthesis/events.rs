@@ -208,6 +208,38 @@ mod tests {
     }
 
     #[test]
+    fn a_segment_event_carries_its_words_across_gateways() {
+        let event = Event::new(
+            "h",
+            EventKind::Segment(crate::synthesis::SegmentNote {
+                index: 1,
+                duration_ms: 900,
+                last: false,
+                words: vec![crate::synthesis::words::WordTiming {
+                    word: "lamp".into(),
+                    start_char: 35,
+                    end_char: 39,
+                    start: 2.41,
+                    end: 2.9,
+                }],
+            }),
+        );
+        let json = event.to_json();
+        assert!(json.contains(r#""kind":"segment""#), "{json}");
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
+        // From a gateway that sends no words (an older one, or a model without durations).
+        let bare = r#"{"hash":"h","kind":"segment","index":0,"duration_ms":5,"last":true}"#;
+        let Event {
+            kind: EventKind::Segment(note),
+            ..
+        } = serde_json::from_str::<Event>(bare).unwrap()
+        else {
+            panic!("a segment");
+        };
+        assert!(note.last && note.words.is_empty());
+    }
+
+    #[test]
     fn events_round_trip_as_json() {
         let event = Event::new(
             "h",

@@ -23,8 +23,9 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 pub use events::{EventHub, HubMessage, Subscription};
-pub use queue::{Enqueued, JobSpec, Queue, Released};
-pub use store::{AudioStore, ColdStore};
+/// How urgent a wanted variant is: its tier (distance from the listener's cursor) and score.
+pub use queue::{Enqueued, JobSpec, MAX_TIER, Queue, Released, score, tier_for};
+pub use store::{AudioStore, ColdStore, SegmentNote};
 pub use variant::Variant;
 pub use workers::WorkerPool;
 
@@ -72,6 +73,11 @@ impl Keys {
     pub fn segment(&self, hash: &str, index: u32) -> String {
         format!("{}segment:{hash}:{index}", self.prefix)
     }
+    /// The notes of a variant's segments (duration, last, words), one hash field per index,
+    /// kept as long as the segments.
+    pub fn segment_notes(&self, hash: &str) -> String {
+        format!("{}segment-notes:{hash}", self.prefix)
+    }
     pub fn events(&self) -> String {
         format!("{}events", self.prefix)
     }
@@ -95,14 +101,9 @@ pub enum EventKind {
     /// The worker rendering it went away and no other was live: it waits in the queue again.
     Requeued,
     /// The audio of one chunk is in the segment store (for a short while): listeners can play
-    /// it before the block is complete. Segments are numbered from 0 in playing order; the
-    /// `last` one ends the block.
-    Segment {
-        index: u32,
-        duration_ms: u64,
-        sample_rate: u32,
-        last: bool,
-    },
+    /// it before the block is complete and follow its words. Segments are numbered from 0 in
+    /// playing order; the `last` one ends the block.
+    Segment(SegmentNote),
     /// The audio is in the cache.
     Cached { duration_ms: u64 },
     /// It was given up on.
@@ -123,6 +124,19 @@ impl Event {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// Where the pipeline reports what a finished synthesis cost the user who caused it. A trait, so
+/// that `synthesis` depends on no ledger (the gateway's is `usage::Ledger`, in Postgres).
+pub trait UsageLedger: Send + Sync + 'static {
+    /// Counts `characters` rendered into `audio_ms` of audio for `user`; failures are the
+    /// ledger's words, logged by the caller.
+    fn record(
+        &self,
+        user: uuid::Uuid,
+        characters: i64,
+        audio_ms: i64,
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send;
 }
 
 /// The speeds every worker accepts (the `tts.v1` contract's range).
@@ -176,13 +190,17 @@ impl SynthesisSettings {
     }
 }
 
-/// The pipeline as handlers see it.
+/// The pipeline behind one small API. Listeners (the WebSocket, the speech endpoint) `want` a
+/// variant, `unwant` or `leave` it, `reprioritize` what they wait for and `recheck` it after a
+/// reconnect, and hear of it through their [`Subscription`] (a stream of events per listener);
+/// the read side (cached audio, words, segments) is the [`AudioStore`]. The queue, the event hub
+/// and the worker pool stay inside.
 pub struct Synthesis {
-    pub pool: Arc<WorkerPool>,
-    pub queue: Arc<Queue>,
-    pub store: Arc<AudioStore>,
-    pub hub: Arc<EventHub>,
-    pub settings: SynthesisSettings,
+    pool: Arc<WorkerPool>,
+    queue: Arc<Queue>,
+    store: Arc<AudioStore>,
+    hub: Arc<EventHub>,
+    settings: SynthesisSettings,
 }
 
 /// What a listener needs to know to start waiting for a variant.
@@ -193,6 +211,118 @@ pub struct Target {
 }
 
 impl Synthesis {
+    pub fn new(
+        pool: Arc<WorkerPool>,
+        queue: Queue,
+        store: AudioStore,
+        settings: SynthesisSettings,
+    ) -> Self {
+        Self {
+            pool,
+            queue: Arc::new(queue),
+            store: Arc::new(store),
+            hub: Arc::new(EventHub::default()),
+            settings,
+        }
+    }
+
+    /// Starts the background work until `stop`: this gateway's lease (taken now, so its
+    /// listeners' claims count from the first request), the events from Redis, the worker
+    /// probes, and one dispatcher per model, reporting usage to `ledger`.
+    pub async fn start<L: UsageLedger>(
+        self: &Arc<Self>,
+        events: redis::Client,
+        keys: Keys,
+        models: impl IntoIterator<Item = String>,
+        ledger: Arc<L>,
+        stop: &tokio_util::sync::CancellationToken,
+    ) -> Result<(), redis::RedisError> {
+        self.queue.set_lease(true).await?;
+        tokio::spawn(queue::keep_lease(Arc::clone(&self.queue), stop.clone()));
+        tokio::spawn(Arc::clone(&self.hub).run(events, keys, stop.clone()));
+        tokio::spawn(Arc::clone(&self.pool).run_probes(self.settings.probe_every, stop.clone()));
+        for model in models {
+            tokio::spawn(dispatch::run(
+                Arc::clone(self),
+                Arc::clone(&ledger),
+                model,
+                stop.clone(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Cached audio, its word timings and the segments of variants being rendered.
+    pub fn store(&self) -> &AudioStore {
+        &self.store
+    }
+
+    /// The worker replicas, as health, the catalogue and phonemizing see them.
+    pub fn workers(&self) -> &WorkerPool {
+        &self.pool
+    }
+
+    /// Whether a live worker serves the voice of the model.
+    pub fn serves(&self, model: &str, voice: &str) -> bool {
+        self.pool.serves(model, voice)
+    }
+
+    /// A new listener's stream of events (it hears only the variants it wants).
+    pub fn subscribe(&self) -> Subscription {
+        self.hub.subscribe()
+    }
+
+    /// Whether events from Redis arrive now (false while it reconnects).
+    pub fn events_connected(&self) -> bool {
+        self.hub.is_connected()
+    }
+
+    /// Stops telling a listener about a variant.
+    pub fn unwatch(&self, subscription_id: u64, hash: &str) {
+        self.hub.unwatch(subscription_id, hash);
+    }
+
+    /// One listener no longer wants a variant (its cursor moved away); a queued job nobody
+    /// wants leaves the queue, a running one keeps the listener's claim.
+    pub async fn unwant(&self, model: &str, hash: &str) -> Result<Released, redis::RedisError> {
+        self.queue.release(model, hash).await
+    }
+
+    /// One listener is gone for good: its claim ends also on a running job.
+    pub async fn leave(&self, model: &str, hash: &str) -> Result<Released, redis::RedisError> {
+        self.queue.leave(model, hash).await
+    }
+
+    /// Moves queued variants of a model up to these scores where that is sooner.
+    pub async fn reprioritize(
+        &self,
+        model: &str,
+        scored: &[(f64, &str)],
+    ) -> Result<(), redis::RedisError> {
+        self.queue.raise(model, scored).await
+    }
+
+    /// After a reconnect: queues a variant again if a restarted Redis forgot it, without
+    /// counting the listener twice; `Cached` when it is done.
+    pub async fn recheck(&self, spec: &JobSpec, score: f64) -> Result<Enqueued, redis::RedisError> {
+        self.queue.enqueue(spec, score, false).await
+    }
+
+    /// How many jobs of the model go before a queued variant; `None` when it is not queued.
+    pub async fn place(&self, model: &str, hash: &str) -> Result<Option<u64>, redis::RedisError> {
+        self.queue.ahead_of(model, hash).await
+    }
+
+    /// Jobs of a model waiting and held (health, metrics).
+    pub async fn depth(&self, model: &str) -> Result<(u64, u64), redis::RedisError> {
+        self.queue.depth(model).await
+    }
+
+    /// The dead-letter list of a model, newest first.
+    pub async fn dead_letters(&self, model: &str) -> Result<Vec<String>, redis::RedisError> {
+        self.queue.dead_letters(model).await
+    }
+
     /// The variant hash of `text` for a model and voice, using the version of the model the
     /// live workers run (or ran last, so cached audio still plays while they are down).
     pub fn target(&self, text: &str, model: &str, voice: &str, speed: f32) -> Option<Target> {
@@ -227,9 +357,9 @@ pub enum Requested {
 }
 
 impl Synthesis {
-    /// Subscribes `subscription` to the variant's completion, then queues it (or joins the job
-    /// already queued or running). Subscribing first means no completion can be missed.
-    pub async fn request(
+    /// A listener wants a variant: subscribes `subscription` to it, then queues it (or joins the
+    /// job already queued or running). Subscribing first means no completion can be missed.
+    pub async fn want(
         &self,
         spec: &JobSpec,
         target: &Target,

@@ -177,11 +177,10 @@ return 1
 ";
 
 const COMPLETE: &str = r"
--- KEYS: job, processing, audio   ARGV: hash, wav, ttl, channel, event
-redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3])
+-- KEYS: job, processing   ARGV: hash, channel, event
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('DEL', KEYS[1])
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 ";
 
@@ -436,12 +435,12 @@ impl Queue {
         Ok(dropped == 1)
     }
 
-    /// Stores the audio in the hot cache, retires the job and tells every gateway.
+    /// Retires a job whose audio is cached ([`AudioStore::put`](super::AudioStore::put) wrote
+    /// it first, so no listener ever finds neither the job nor the audio) and tells every
+    /// gateway, in one step.
     pub async fn complete(
         &self,
         spec: &JobSpec,
-        wav: &[u8],
-        hot_ttl_secs: u64,
         duration_ms: u64,
     ) -> Result<(), redis::RedisError> {
         let mut redis = self.redis.clone();
@@ -450,10 +449,7 @@ impl Queue {
             .complete
             .key(self.keys.job(&spec.hash))
             .key(self.keys.processing(&spec.model))
-            .key(self.keys.audio(&spec.hash))
             .arg(&spec.hash)
-            .arg(wav)
-            .arg(hot_ttl_secs)
             .arg(self.keys.events())
             .arg(event.to_json())
             .invoke_async(&mut redis)

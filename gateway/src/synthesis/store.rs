@@ -12,15 +12,36 @@ use std::{
 
 use bytes::Bytes;
 use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use super::{Keys, words::WordTiming};
 
+/// A variant's audio, hot and cold, with its word timings, and the segments of variants still
+/// being rendered. The one place audio is written.
 pub struct AudioStore {
     redis: redis::aio::ConnectionManager,
     keys: Keys,
     hot_ttl_secs: u64,
     cold: ColdStore,
+}
+
+/// How long a segment (one chunk of a block still being rendered) stays playable. The whole
+/// block is cached once complete; segments only bridge the seconds before that, for the
+/// listeners waiting then.
+pub const SEGMENT_TTL_SECS: u64 = 600;
+
+/// What a listener needs to know of one segment besides its audio: where it stands in the
+/// block, how long it plays, whether it ends the block, and the words it speaks (times in
+/// seconds from the start of the *block*, as in the block's own timings, so the segments'
+/// words put together are the block's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentNote {
+    pub index: u32,
+    pub duration_ms: u64,
+    pub last: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub words: Vec<WordTiming>,
 }
 
 impl AudioStore {
@@ -40,6 +61,33 @@ impl AudioStore {
 
     pub fn cold(&self) -> &ColdStore {
         &self.cold
+    }
+
+    // ---- whole variants ---------------------------------------------------------------------
+
+    /// Keeps a finished variant: the cold copy, its word timings (cold and hot) and last the
+    /// hot copy, whose presence means "cached" to the queue. A cold store that cannot be written
+    /// leaves the hot copy only (logged); an error means the hot copy is not there, and the job
+    /// is not complete.
+    pub async fn put(
+        &self,
+        hash: &str,
+        wav: &[u8],
+        words: &[WordTiming],
+    ) -> Result<(), redis::RedisError> {
+        if let Err(e) = self.cold.put(hash, wav).await {
+            tracing::error!(error = %e, "cannot write to the cold audio store; hot cache only");
+        }
+        self.put_words(hash, words).await;
+        self.restore_hot(hash, wav).await
+    }
+
+    /// Writes the hot copy of a variant whose cold copy (and words) are already kept.
+    pub async fn restore_hot(&self, hash: &str, wav: &[u8]) -> Result<(), redis::RedisError> {
+        let mut redis = self.redis.clone();
+        redis
+            .set_ex(self.keys.audio(hash), wav, self.hot_ttl_secs)
+            .await
     }
 
     /// The size in bytes of a cached variant, hot first, then cold; `None` when it is in neither.
@@ -68,63 +116,10 @@ impl AudioStore {
             .await;
         Some(wav)
     }
-}
 
-/// How long a segment (one chunk of a block still being rendered) stays playable. The whole
-/// block is cached once complete; segments only bridge the seconds before that, for the
-/// listeners waiting then.
-pub const SEGMENT_TTL_SECS: u64 = 600;
-
-impl AudioStore {
-    /// Keeps one chunk of a variant still being rendered, as its own WAV, for
-    /// [`SEGMENT_TTL_SECS`]. In Redis, so a listener on any gateway can fetch it.
-    pub async fn put_segment(
-        &self,
-        hash: &str,
-        index: u32,
-        wav: &[u8],
-    ) -> Result<(), redis::RedisError> {
-        let mut redis = self.redis.clone();
-        redis
-            .set_ex(self.keys.segment(hash, index), wav, SEGMENT_TTL_SECS)
-            .await
-    }
-
-    /// The sizes of the segments of `hash` kept now, from the first, in order (for a listener
-    /// who joins a block while it is rendered).
-    pub async fn segment_sizes(&self, hash: &str) -> Vec<u64> {
-        let mut redis = self.redis.clone();
-        let mut sizes = Vec::new();
-        loop {
-            let key = self.keys.segment(hash, sizes.len() as u32);
-            match redis.strlen::<_, u64>(key).await {
-                Ok(len) if len > 0 => sizes.push(len),
-                _ => return sizes,
-            }
-        }
-    }
-
-    /// A segment's WAV while it is kept.
-    pub async fn segment(&self, hash: &str, index: u32) -> Option<Bytes> {
-        let mut redis = self.redis.clone();
-        match redis
-            .get::<_, Option<Vec<u8>>>(self.keys.segment(hash, index))
-            .await
-        {
-            Ok(Some(wav)) if !wav.is_empty() => Some(Bytes::from(wav)),
-            Ok(_) => None,
-            Err(e) => {
-                tracing::warn!(error = %e, "segment store unreachable");
-                None
-            }
-        }
-    }
-}
-
-impl AudioStore {
     /// Keeps a variant's word timings beside its audio, cold and hot (nothing when there are
     /// none). Failures are logged: audio without its words still plays, only unhighlighted.
-    pub async fn put_words(&self, hash: &str, words: &[WordTiming]) {
+    async fn put_words(&self, hash: &str, words: &[WordTiming]) {
         if words.is_empty() {
             return;
         }
@@ -159,6 +154,66 @@ impl AudioStore {
             }
         };
         serde_json::from_slice(&json).ok()
+    }
+
+    // ---- segments of variants still being rendered ------------------------------------------
+
+    /// Keeps one chunk of a variant still being rendered, as its own WAV, with its note, for
+    /// [`SEGMENT_TTL_SECS`]. In Redis, so a listener on any gateway can fetch it; both in one
+    /// transaction, so a note never names a segment that is not kept.
+    pub async fn put_segment(
+        &self,
+        hash: &str,
+        note: &SegmentNote,
+        wav: &[u8],
+    ) -> Result<(), redis::RedisError> {
+        let json = serde_json::to_string(note).unwrap_or_default();
+        let notes = self.keys.segment_notes(hash);
+        let mut redis = self.redis.clone();
+        redis::pipe()
+            .atomic()
+            .set_ex(self.keys.segment(hash, note.index), wav, SEGMENT_TTL_SECS)
+            .ignore()
+            .hset(&notes, note.index, json)
+            .ignore()
+            .expire(&notes, SEGMENT_TTL_SECS as i64)
+            .ignore()
+            .query_async(&mut redis)
+            .await
+    }
+
+    /// The notes of the segments of `hash` kept now, from the first, in order, up to the first
+    /// missing one (for a listener who joins a block while it is rendered). One round trip.
+    pub async fn segments(&self, hash: &str) -> Vec<SegmentNote> {
+        let mut redis = self.redis.clone();
+        let stored: std::collections::HashMap<u32, String> =
+            match redis.hgetall(self.keys.segment_notes(hash)).await {
+                Ok(stored) => stored,
+                Err(e) => {
+                    tracing::debug!(error = %e, "segment store unreachable");
+                    return Vec::new();
+                }
+            };
+        (0..)
+            .map_while(|index| stored.get(&index))
+            .map_while(|json| serde_json::from_str(json).ok())
+            .collect()
+    }
+
+    /// A segment's WAV while it is kept.
+    pub async fn segment(&self, hash: &str, index: u32) -> Option<Bytes> {
+        let mut redis = self.redis.clone();
+        match redis
+            .get::<_, Option<Vec<u8>>>(self.keys.segment(hash, index))
+            .await
+        {
+            Ok(Some(wav)) if !wav.is_empty() => Some(Bytes::from(wav)),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "segment store unreachable");
+                None
+            }
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use std::{
 
 use proto::blend::VoiceBlend;
 use proto::v1::{
-    InfoRequest, InfoResponse, PhonemizeRequest, SynthesizeRequest,
+    AudioChunk, InfoRequest, InfoResponse, PhonemizeRequest, SynthesizeRequest,
     text_to_speech_client::TextToSpeechClient,
 };
 use redis::AsyncCommands;
@@ -107,8 +107,8 @@ impl Replica {
     }
 
     /// Renders `text` completely: its PCM (s16le mono), sample rate and word timings. Each
-    /// chunk's audio is also handed to `on_chunk` as it arrives (with whether it is the last),
-    /// so listeners can hear the start of a block before its end is rendered.
+    /// chunk is also handed to `on_chunk` as it arrives (its audio, words and whether it is the
+    /// last), so listeners can hear the start of a block before its end is rendered.
     #[tracing::instrument(skip(self, text, on_chunk), fields(replica = %self.address, chars = text.chars().count()))]
     pub async fn synthesize(
         &self,
@@ -116,7 +116,7 @@ impl Replica {
         voice: &str,
         speed: f32,
         request_id: &str,
-        on_chunk: &mut (dyn FnMut(&[u8], u32, bool) + Send),
+        on_chunk: &mut (dyn FnMut(&AudioChunk) + Send),
     ) -> Result<Rendered, WorkerError> {
         let mut client = self.client.clone();
         let mut stream = client
@@ -131,7 +131,7 @@ impl Replica {
         let mut pcm = Vec::new();
         let mut words = Vec::new();
         while let Some(chunk) = stream.message().await? {
-            on_chunk(&chunk.pcm, chunk.sample_rate, chunk.last);
+            on_chunk(&chunk);
             pcm.extend_from_slice(&chunk.pcm);
             words.extend(super::words::from_worker(&chunk.words, chunk.sample_rate));
             if chunk.last {

@@ -119,13 +119,7 @@ async fn a_stuck_worker_gives_listeners_an_error_within_the_timeout() {
         "the error came in time"
     );
     assert_eq!(stuck.calls(), 2, "tried the configured number of times");
-    let dead = app
-        .state
-        .synthesis
-        .queue
-        .dead_letters("kokoro")
-        .await
-        .unwrap();
+    let dead = app.state.synthesis.dead_letters("kokoro").await.unwrap();
     assert_eq!(dead.len(), 1, "the job is dead-lettered: {dead:?}");
 }
 
@@ -155,7 +149,7 @@ async fn with_every_worker_down_listeners_hear_so_at_once_or_within_the_timeout(
     wait_until(
         "the probe notices the worker is gone",
         Duration::from_secs(10),
-        || async { !app.state.synthesis.pool.serves("kokoro", VOICE) },
+        || async { !app.state.synthesis.serves("kokoro", VOICE) },
     )
     .await;
     listener.synthesize(&id, &[3], 3).await;
@@ -294,7 +288,7 @@ async fn a_stopping_gateway_drops_only_what_its_listeners_queued_and_a_reconnect
     // rendering is finished (its cut-off run and the redo after its lease ran out: two starts).
     let second = spawn_gateway(first.shared.clone(), &[worker.url.as_str()], &lease).await;
     wait_until("the queue drains", Duration::from_secs(120), || async {
-        second.state.synthesis.queue.depth("kokoro").await.unwrap() == (0, 0)
+        second.state.synthesis.depth("kokoro").await.unwrap() == (0, 0)
     })
     .await;
     assert!(
@@ -336,7 +330,7 @@ async fn a_job_already_in_the_cold_store_is_not_rendered_or_billed_again() {
     let target = target.unwrap();
     let wav = gateway::synthesis::wav::from_pcm(&[0u8; 4800], target.sample_rate);
     synthesis
-        .store
+        .store()
         .cold()
         .put(&target.hash, &wav)
         .await
@@ -349,9 +343,13 @@ async fn a_job_already_in_the_cold_store_is_not_rendered_or_billed_again() {
         text: text.into(),
         user_id: user.id.clone(),
     };
-    synthesis.queue.enqueue(&spec, 0.0, true).await.unwrap();
+    let listener = synthesis.subscribe();
+    synthesis
+        .want(&spec, &target, 0.0, &listener)
+        .await
+        .unwrap();
     wait_until("the job finishes", Duration::from_secs(20), || async {
-        synthesis.queue.depth("kokoro").await.unwrap() == (0, 0)
+        synthesis.depth("kokoro").await.unwrap() == (0, 0)
     })
     .await;
     assert_eq!(worker.calls(), 0, "the worker was asked to render it again");
@@ -360,14 +358,7 @@ async fn a_job_already_in_the_cold_store_is_not_rendered_or_billed_again() {
         0,
         "the user was billed again"
     );
-    assert!(
-        synthesis
-            .queue
-            .dead_letters("kokoro")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(synthesis.dead_letters("kokoro").await.unwrap().is_empty());
 }
 
 /// A gateway killed with SIGKILL releases nothing: its sockets are not closed, its listeners'
@@ -414,14 +405,7 @@ async fn a_gateway_killed_with_sigkill_leaves_no_claims_behind() {
     assert_eq!(jobs, 8, "the killed gateway's jobs are still there");
     let survivor = spawn_gateway(shared, &[worker.url.as_str()], &short).await;
     wait_until("the queue drains", Duration::from_secs(60), || async {
-        survivor
-            .state
-            .synthesis
-            .queue
-            .depth("kokoro")
-            .await
-            .unwrap()
-            == (0, 0)
+        survivor.state.synthesis.depth("kokoro").await.unwrap() == (0, 0)
     })
     .await;
 
@@ -444,7 +428,6 @@ async fn a_gateway_killed_with_sigkill_leaves_no_claims_behind() {
         survivor
             .state
             .synthesis
-            .queue
             .dead_letters("kokoro")
             .await
             .unwrap()
@@ -517,7 +500,7 @@ async fn a_client_that_hangs_up_stops_the_retries() {
     );
     assert_eq!(worker.calls(), 1, "the worker has the job");
     wait_until("the job is gone", Duration::from_secs(30), || async {
-        app.state.synthesis.queue.depth("kokoro").await.unwrap() == (0, 0)
+        app.state.synthesis.depth("kokoro").await.unwrap() == (0, 0)
     })
     .await;
     // The dispatcher may still be between its tries when the job leaves the set of held jobs;
@@ -527,7 +510,6 @@ async fn a_client_that_hangs_up_stops_the_retries() {
     assert!(
         app.state
             .synthesis
-            .queue
             .dead_letters("kokoro")
             .await
             .unwrap()

@@ -79,7 +79,31 @@ async fn segments_reach_listeners_on_every_gateway_before_the_block_is_complete(
             assert_eq!(segment["block_idx"], 0);
             assert_eq!(segment["duration_ms"], 100);
             assert_eq!(segment["last"], i == 2, "{segment}");
+            // Its words come with it, timed from the start of the block: a player highlights
+            // them while the rest of the block is still rendered.
+            let words = segment["words"].as_array().expect("a segment's words");
+            assert!(!words.is_empty(), "{segment}");
+            for word in words {
+                let (start, end) = (
+                    word["start"].as_f64().unwrap(),
+                    word["end"].as_f64().unwrap(),
+                );
+                assert!(
+                    start >= i as f64 * 0.1 - 1e-9 && end <= (i + 1) as f64 * 0.1 + 1e-9,
+                    "inside segment {i} of the block: {word}"
+                );
+            }
         }
+        let spoken: Vec<&str> = segments
+            .iter()
+            .flat_map(|s| s["words"].as_array().unwrap())
+            .map(|w| w["word"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            spoken.join(" "),
+            "A long block, rendered in three chunks.",
+            "the segments' words together are the block's"
+        );
         // The first segment plays on its own: a WAV of the first chunk only.
         let url = segments[0]["audio_url"].as_str().unwrap();
         let (status, wav) = fetch(app, url).await;
@@ -129,9 +153,9 @@ async fn a_listener_joining_a_block_mid_render_hears_it_from_its_first_segment()
     let mut late = Listener::connect(&app, &user.token).await;
     ask_with_segments(&mut late, &id).await;
     let seen = until_cached(&mut late).await;
-    let mut indices: Vec<u64> = seen
+    let segments: Vec<&Value> = seen.iter().filter(|m| m["type"] == "segment").collect();
+    let mut indices: Vec<u64> = segments
         .iter()
-        .filter(|m| m["type"] == "segment")
         .map(|m| m["index"].as_u64().unwrap())
         .collect();
     indices.dedup();
@@ -139,6 +163,18 @@ async fn a_listener_joining_a_block_mid_render_hears_it_from_its_first_segment()
         indices,
         [0, 1, 2],
         "every segment, from the first: {seen:?}"
+    );
+    // The segments made before it joined come with their words too (kept beside them).
+    assert!(
+        segments
+            .iter()
+            .all(|s| s["words"].as_array().is_some_and(|w| !w.is_empty())),
+        "{seen:?}"
+    );
+    assert_eq!(
+        segments.iter().filter(|s| s["last"] == true).count(),
+        1,
+        "the last is told as the last: {seen:?}"
     );
     assert_eq!(worker.calls(), 1);
 }

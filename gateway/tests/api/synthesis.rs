@@ -186,7 +186,7 @@ async fn moving_the_cursor_evicts_queued_blocks_and_they_are_never_synthesized()
         1,
         "only block 0, which a worker had already taken, was synthesized"
     );
-    let (queued, running) = app.state.synthesis.queue.depth("kokoro").await.unwrap();
+    let (queued, running) = app.state.synthesis.depth("kokoro").await.unwrap();
     assert_eq!((queued, running), (0, 0), "nothing is left in the queue");
 }
 

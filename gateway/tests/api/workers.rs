@@ -11,7 +11,7 @@ use std::{
 
 use proto::v1::{
     AudioChunk, Device, InfoRequest, InfoResponse, PhonemizeRequest, PhonemizeResponse,
-    SynthesizeRequest, Voice,
+    SynthesizeRequest, Voice, WordTiming,
     text_to_speech_server::{TextToSpeech, TextToSpeechServer},
 };
 use tokio::sync::oneshot;
@@ -165,6 +165,44 @@ fn tone() -> Vec<u8> {
         .collect()
 }
 
+/// The fake's word timings for chunk `sequence` of `chunks`: the text's words (runs of
+/// non-space characters) shared out over the chunks in order, each chunk's spread evenly over
+/// its 0.1 s, in samples from the start of the call as the contract counts them.
+fn fake_words(text: &str, sequence: u32, chunks: u32) -> Vec<WordTiming> {
+    let mut words = Vec::new();
+    let mut start: Option<usize> = None;
+    let chars: Vec<char> = text.chars().collect();
+    for (i, c) in chars.iter().chain(std::iter::once(&' ')).enumerate() {
+        match (c.is_whitespace(), start) {
+            (false, None) => start = Some(i),
+            (true, Some(from)) => {
+                words.push((from, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let n = words.len() as u32;
+    let mine: Vec<(usize, usize)> = words
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| *i as u32 * chunks / n.max(1) == sequence)
+        .map(|(_, w)| w)
+        .collect();
+    let per_word = 2_400 / mine.len().max(1) as u64;
+    let chunk_start = u64::from(sequence) * 2_400;
+    mine.iter()
+        .enumerate()
+        .map(|(k, &(from, to))| WordTiming {
+            char_start: from as u32,
+            char_end: to as u32,
+            text: chars[from..to].iter().collect(),
+            start_sample: chunk_start + k as u64 * per_word,
+            end_sample: chunk_start + (k as u64 + 1) * per_word,
+        })
+        .collect()
+}
+
 type ChunkStream = Pin<Box<dyn Stream<Item = Result<AudioChunk, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -215,13 +253,18 @@ impl TextToSpeech for Fake {
 fn async_stream(fault: Fault, text: String, finished: Arc<Mutex<Vec<String>>>) -> ChunkStream {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
+        let chunks = if matches!(fault, Fault::Paced(_)) {
+            3
+        } else {
+            1
+        };
         let chunk = |sequence, last| AudioChunk {
             pcm: tone(),
             sample_rate: 24_000,
             sequence,
             last,
             text: String::new(),
-            words: Vec::new(),
+            words: fake_words(&text, sequence, chunks),
         };
         match fault {
             Fault::None => {

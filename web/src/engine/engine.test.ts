@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SynthesisConnection, backoffDelay } from './connection';
 import { PlaybackEngine, waitingMessage, type EngineBlock, type Voice } from './engine';
 import { FakeAudio, FakeSocket, type PlayLog } from './fakes';
+import { wordsOfSegments } from './words';
 
 const HEART: Voice = { model: 'kokoro', voice: 'af_heart' };
 const ALPHA: Voice = { model: 'kokoro', voice: 'jf_alpha' };
@@ -67,8 +68,9 @@ function setup(
       ...extra,
     });
   const cache = (...indices: number[]) => indices.forEach((idx) => status(idx, 'cached'));
-  const segment = (idx: number, index: number, last = false, durationMs = 1_500) =>
+  const segment = (idx: number, index: number, last = false, durationMs = 1_500, words: object[] = []) =>
     socket().serverSend({
+      words,
       type: 'segment',
       document_id: DOC,
       block_idx: idx,
@@ -667,5 +669,37 @@ describe('segments', () => {
     expect(log).toEqual([]);
     cache(0);
     expect(log).toEqual([url(0)]);
+  });
+
+  it('keeps each segment\'s words, timed from the block\'s start', () => {
+    const { engine, segment } = setup({ count: 2 });
+    const first = [{ word: 'In', start_char: 0, end_char: 2, start: 0.1, end: 0.3 }];
+    const second = [{ word: 'lamp', start_char: 3, end_char: 7, start: 1.6, end: 1.9 }];
+    segment(0, 0, false, 1_500, first);
+    segment(0, 1, true, 1_500, [...second, { word: 7 }]);
+    const segments = engine.snapshot().blocks.get(0)?.segments ?? [];
+    expect(wordsOfSegments(segments)).toEqual([...first, ...second]);
+  });
+
+  it('starts a clicked word of a block still rendered in the segment that speaks it', () => {
+    const { engine, segment, playing } = setup({ count: 3 });
+    engine.play();
+    segment(0, 0, false, 1_500);
+    segment(0, 1, false, 1_000);
+    const first = playing()!;
+    expect(first.src).toBe(segmentUrl(0, 0));
+    // A word in the segment playing: the same element jumps.
+    engine.seek(0, { play: true, at: 0.9 });
+    expect(playing()).toBe(first);
+    expect(first.currentTime).toBeCloseTo(0.9);
+    // A word in the next segment: that segment, from the word.
+    engine.seek(0, { play: true, at: 2.0 });
+    expect(playing()?.src).toBe(segmentUrl(0, 1));
+    expect(playing()?.currentTime).toBeCloseTo(0.5);
+    expect(engine.positionSeconds).toBeCloseTo(2.0);
+    // And back into the first one from there.
+    engine.seek(0, { play: true, at: 0.4 });
+    expect(playing()?.src).toBe(segmentUrl(0, 0));
+    expect(engine.positionSeconds).toBeCloseTo(0.4);
   });
 });

@@ -15,6 +15,7 @@ import {
   type ServerMessage,
   type StatusMessage,
 } from './protocol';
+import type { WordTiming } from './words';
 
 /** The audio element, as far as the engine uses it (an `HTMLAudioElement` in the page). */
 export interface AudioLike {
@@ -54,6 +55,8 @@ export interface Segment {
   durationMs: number;
   /** It ends the block. */
   last: boolean;
+  /** The words it speaks, in seconds from the start of the block (empty without timings). */
+  words: WordTiming[];
 }
 
 export interface BlockAudio {
@@ -156,6 +159,18 @@ interface Stalled {
   idx: number;
   next: number;
   offsetMs: number;
+}
+
+/** The segment heard so far that holds `ms` (into the block) and where it starts; the last one
+ *  heard when `ms` lies beyond them all. */
+function segmentAt(segments: readonly Segment[], ms: number): { index: number; startMs: number } | null {
+  let startMs = 0;
+  for (let index = 0; index < segments.length; index += 1) {
+    const end = startMs + segments[index].durationMs;
+    if (ms < end || index === segments.length - 1) return { index, startMs };
+    startMs = end;
+  }
+  return null;
 }
 
 export class PlaybackEngine {
@@ -287,10 +302,19 @@ export class PlaybackEngine {
   seek(idx: number, options: { play?: boolean; at?: number } = {}): void {
     if (!this.doc) return;
     const at = options.at != null && Number.isFinite(options.at) ? Math.max(0, options.at) : null;
-    if (at !== null && this.loaded?.idx === idx && this.loaded.segment === null && this.state === 'playing') {
-      this.activeSlot.currentTime = at;
-      this.emit();
-      return;
+    if (at !== null && this.loaded?.idx === idx && this.state === 'playing') {
+      // A word of the block playing now: the audio playing jumps there when it holds the word
+      // (the whole block, or the segment that speaks it).
+      const loaded = this.loaded;
+      const played = loaded.segment === null ? null : this.audio.get(idx)?.segments?.[loaded.segment];
+      const ms = at * 1000;
+      const inside =
+        loaded.segment === null || (played && ms >= loaded.offsetMs && ms < loaded.offsetMs + played.durationMs);
+      if (inside) {
+        this.activeSlot.currentTime = at - loaded.offsetMs / 1000;
+        this.emit();
+        return;
+      }
     }
     this.startAt = at === null ? null : { idx: this.clampIndex(idx), seconds: at };
     const wasPlaying = this.state === 'playing' || this.state === 'buffering';
@@ -522,7 +546,12 @@ export class PlaybackEngine {
       return;
     }
     if (message.index !== segments.length) return;
-    const segment = { url: message.audio_url, durationMs: message.duration_ms, last: message.last };
+    const segment = {
+      url: message.audio_url,
+      durationMs: message.duration_ms,
+      last: message.last,
+      words: message.words ?? [],
+    };
     this.audio.set(idx, {
       ...entry,
       state: 'processing',
@@ -661,19 +690,23 @@ export class PlaybackEngine {
     // Inside a block, its next segment keeps the joins as they were; a block started afresh
     // plays whole when it is complete, else from its first segment.
     const stalled = this.stalled && this.stalled.idx === target ? this.stalled : null;
-    const next = stalled?.next ?? 0;
-    const segment = entry?.segments?.[next];
     const whole = entry?.state === 'cached' ? entry.audioUrl : undefined;
+    // A clicked word in a block still rendered: the segment that speaks it, from the word.
+    const startAtMs = !stalled && !whole && this.startAt?.idx === target ? this.startAt.seconds * 1000 : null;
+    const from = startAtMs !== null && entry?.segments ? segmentAt(entry.segments, startAtMs) : null;
+    const next = stalled?.next ?? from?.index ?? 0;
+    const segment = entry?.segments?.[next];
     if (segment && (stalled || !whole)) {
-      this.startAudio(target, segment.url, next, stalled?.offsetMs ?? 0);
+      const offsetMs = stalled?.offsetMs ?? from?.startMs ?? 0;
+      this.startAudio(target, segment.url, next, offsetMs, startAtMs !== null ? startAtMs - offsetMs : 0);
     } else if (whole) {
       this.startAudio(target, whole, null, stalled?.offsetMs ?? 0);
     }
   }
 
   /** Plays `url`: the whole block (`segment` null; from `offsetMs` into it) or one segment of
-   *  it that starts `offsetMs` into the block. */
-  private startAudio(idx: number, url: string, segment: number | null, offsetMs: number): void {
+   *  it that starts `offsetMs` into the block, from `intoMs` into the segment. */
+  private startAudio(idx: number, url: string, segment: number | null, offsetMs: number, intoMs = 0): void {
     if (this.preloadedUrl === url) {
       this.activeSlot.pause();
       this.active = 1 - this.active;
@@ -686,6 +719,7 @@ export class PlaybackEngine {
     }
     this.startAt = null;
     if (segment === null && offsetMs > 0) this.activeSlot.currentTime = offsetMs / 1000;
+    if (segment !== null && intoMs > 0) this.activeSlot.currentTime = intoMs / 1000;
     this.preloadedUrl = null;
     this.stalled = null;
     this.playToken += 1;

@@ -1,5 +1,7 @@
 // The synthesis WebSocket's messages (`GET /v1/ws/tts`), as the gateway sends and accepts them.
 
+import type { WordTiming } from './words';
+
 /** Most block indices one `synthesize` message may carry. */
 export const MAX_INDICES_PER_MESSAGE = 64;
 
@@ -54,6 +56,8 @@ export interface SegmentMessage {
   duration_ms: number;
   last: boolean;
   audio_url: string;
+  /** The words it speaks, timed in seconds from the start of the block (not of the segment). */
+  words?: WordTiming[];
   model?: string;
   voice?: string;
 }
@@ -105,7 +109,11 @@ export function parseServerMessage(data: unknown): ServerMessage | null {
         Number.isInteger(message.index) &&
         typeof message.duration_ms === 'number' &&
         typeof message.audio_url === 'string'
-        ? ({ ...message, last: message.last === true } as unknown as SegmentMessage)
+        ? ({
+            ...message,
+            last: message.last === true,
+            words: Array.isArray(message.words) ? message.words.filter(isWordTiming) : [],
+          } as unknown as SegmentMessage)
         : null;
     case 'evicted':
       return typeof message.document_id === 'string' &&
@@ -126,4 +134,16 @@ export function parseServerMessage(data: unknown): ServerMessage | null {
     default:
       return null;
   }
+}
+
+function isWordTiming(value: unknown): value is WordTiming {
+  if (typeof value !== 'object' || value === null) return false;
+  const w = value as Record<string, unknown>;
+  return (
+    typeof w.word === 'string' &&
+    typeof w.start === 'number' &&
+    typeof w.end === 'number' &&
+    Number.isFinite(w.start) &&
+    Number.isFinite(w.end)
+  );
 }

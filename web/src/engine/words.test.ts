@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { locateWords, wordAt, wordAtOffset, wordsUrl, type WordTiming } from './words';
+import { locateWords, wordAt, wordAtOffset, wordSource, wordsUrl, type WordTiming } from './words';
 
 function timed(entries: Array<[string, number, number]>): WordTiming[] {
   return entries.map(([word, start, end]) => ({ word, start, end, start_char: 0, end_char: 0 }));
@@ -47,5 +47,28 @@ describe('word timings', () => {
   it('derives the timings link from the audio link', () => {
     expect(wordsUrl('/v1/audio/ab12?expires=1&sig=ff')).toBe('/v1/audio/ab12/words?expires=1&sig=ff');
     expect(wordsUrl('/v1/audio/ab12')).toBe('/v1/audio/ab12/words');
+  });
+
+  it('takes a block\'s words from its segments while it is rendered, and from its audio after', () => {
+    const [first, second] = [WORDS.slice(0, 2), WORDS.slice(2)];
+    expect(wordSource(undefined)).toBeNull();
+    expect(wordSource({ segments: [] })).toBeNull();
+    // The first segment's words, before the block is complete: highlighted at once.
+    expect(wordSource({ segments: [{ last: false, words: first }] })).toEqual({
+      key: 'segments:2',
+      words: first,
+    });
+    const both = wordSource({ segments: [{ last: false, words: first }, { last: true, words: second }] });
+    expect(both).toEqual({ key: 'segments:4', words: WORDS });
+    // Complete: the segments' words are the block's; no request for them.
+    const complete = [
+      { last: false, words: first },
+      { last: true, words: second },
+    ];
+    expect(wordSource({ audioUrl: '/v1/audio/h', segments: complete })).toEqual(both);
+    // Some segments missed (a reconnect), or none heard: the timings beside the whole audio.
+    const whole = { key: '/v1/audio/h', url: '/v1/audio/h' };
+    expect(wordSource({ audioUrl: '/v1/audio/h', segments: [{ last: false, words: first }] })).toEqual(whole);
+    expect(wordSource({ audioUrl: '/v1/audio/h' })).toEqual(whole);
   });
 });

@@ -17,6 +17,30 @@ export function wordsUrl(audioUrl: string): string {
   return query < 0 ? `${audioUrl}/words` : `${audioUrl.slice(0, query)}/words${audioUrl.slice(query)}`;
 }
 
+/** A block's words as its segments so far tell them (each segment's words are timed from the
+ *  block's start, so together they are the block's words up to the last segment heard). */
+export function wordsOfSegments(segments: ReadonlyArray<{ words?: readonly WordTiming[] }>): WordTiming[] {
+  return segments.flatMap((s) => s.words ?? []);
+}
+
+/** Where the words of a block come from for highlighting: its segments' words while it is
+ *  rendered (and after, when every segment was heard), else the timings beside its whole audio;
+ *  `key` changes when the words do. Null when nothing is known yet. */
+export type WordSource = { key: string; words: WordTiming[] } | { key: string; url: string } | null;
+
+export function wordSource(
+  block:
+    | { audioUrl?: string; segments?: ReadonlyArray<{ last: boolean; words?: readonly WordTiming[] }> }
+    | undefined,
+): WordSource {
+  const segments = block?.segments ?? [];
+  const words = wordsOfSegments(segments);
+  const complete = segments.some((s) => s.last);
+  if (block?.audioUrl && !(complete && words.length > 0)) return { key: block.audioUrl, url: block.audioUrl };
+  if (words.length > 0) return { key: `segments:${words.length}`, words };
+  return null;
+}
+
 /** The index of the word being spoken at `seconds`: the last one that has started, so a word
  *  stays highlighted through the short silence after it. -1 before the first word. */
 export function wordAt(words: readonly WordTiming[], seconds: number): number {

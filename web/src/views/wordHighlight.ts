@@ -1,12 +1,13 @@
 // Word-by-word highlighting of the block being read, and seeking to a clicked word. The timings
-// come beside each block's audio (engine/words.ts); the words are found in the page's own text
+// come with each segment while a block is rendered, and beside each block's whole audio
+// (engine/words.ts); the words are found in the page's own text
 // of the block, so the markup is never touched. The CSS Custom Highlight API paints the word
 // where the browser has it; elsewhere a box is laid over the word.
 
 import { useCallback, useEffect, useRef } from 'preact/hooks';
 
 import type { EngineSnapshot, PlaybackEngine } from '../engine/engine';
-import { locateWords, wordAt, wordAtOffset, wordsUrl, type WordTiming } from '../engine/words';
+import { locateWords, wordAt, wordAtOffset, wordSource, wordsUrl, type WordTiming } from '../engine/words';
 
 /** The name of the highlight (styled by `::highlight(spoken-word)`). */
 export const SPOKEN_WORD = 'spoken-word';
@@ -60,8 +61,11 @@ export function useWordHighlight(
   list: () => HTMLElement | null,
 ): (idx: number, event: MouseEvent) => boolean {
   const fetched = useRef(new Map<string, Promise<WordTiming[] | null>>());
-  const current = useRef<{ idx: number; url: string; block: BlockWords | null } | null>(null);
+  const current = useRef<{ idx: number; key: string; block: BlockWords | null } | null>(null);
   const lit = useRef<{ idx: number; word: number } | null>(null);
+  /** A clicked word of the block playing that its segments have not timed yet (still being
+   *  rendered): where it is in the block's text. Playback jumps there once its words come. */
+  const wanted = useRef<{ idx: number; offset: number } | null>(null);
   const box = useRef<HTMLDivElement | null>(null);
   // Read by the click handler, which stays the same function so the memoised list of blocks
   // does not render again on every snapshot.
@@ -128,24 +132,40 @@ export function useWordHighlight(
   );
 
   const cursor = snapshot?.cursor ?? -1;
-  const url = snapshot?.blocks.get(cursor)?.audioUrl ?? null;
+  const source = wordSource(snapshot?.blocks.get(cursor));
   const playing = snapshot?.state === 'playing';
 
-  // The cursor block's timings, once its audio is known.
+  // The cursor block's words: its segments' as they come (no request), or the timings beside its
+  // whole audio once that is known.
   useEffect(() => {
-    if (url === null) {
+    if (source === null) {
       current.current = null;
       clear();
       return;
     }
-    if (current.current?.url === url) return;
-    const entry = { idx: cursor, url, block: null as BlockWords | null };
+    if (current.current?.idx === cursor && current.current.key === source.key) return;
+    if (wanted.current && wanted.current.idx !== cursor) wanted.current = null;
+    if ('words' in source) {
+      // More words of the block playing: the word lit stays lit.
+      if (current.current?.idx !== cursor) clear();
+      const block = blockWords(cursor, source.words);
+      current.current = { idx: cursor, key: source.key, block };
+      const word = wanted.current && block ? wordAtOffset(block.places, wanted.current.offset) : -1;
+      if (block && word >= 0) {
+        wanted.current = null;
+        engine?.seek(cursor, { play: true, at: block.words[word].start });
+      }
+      return;
+    }
+    const entry = { idx: cursor, key: source.key, block: null as BlockWords | null };
+    const previous = current.current;
     current.current = entry;
-    clear();
-    void timings(url).then((words) => {
+    if (previous?.idx !== cursor || !previous.block) clear();
+    else entry.block = previous.block; // until the whole block's timings are in
+    void timings(source.url).then((words) => {
       if (current.current === entry && words && words.length > 0) entry.block = blockWords(cursor, words);
     });
-  }, [cursor, url, timings, blockWords, clear]);
+  }, [cursor, source?.key, engine, timings, blockWords, clear]);
 
   // Follow the audio frame by frame while it plays (timeupdate comes only about 4 times a second).
   useEffect(() => {
@@ -167,17 +187,32 @@ export function useWordHighlight(
 
   return useCallback(
     (idx: number, event: MouseEvent) => {
-      const audioUrl = latest.current?.blocks.get(idx)?.audioUrl;
-      if (!engine || !audioUrl) return false;
+      const source = wordSource(latest.current?.blocks.get(idx));
+      if (!engine || !source) return false;
       const caret = caretAt(event.clientX, event.clientY);
       if (!caret) return false;
-      void timings(audioUrl).then((words) => {
+      const words = 'words' in source ? Promise.resolve(source.words) : timings(source.url);
+      void words.then((words) => {
         const block = words && blockWords(idx, words);
         let at: number | undefined;
+        wanted.current = null;
         if (block) {
           const node = block.nodes.find((n) => n.node === caret.node);
-          const word = node ? wordAtOffset(block.places, node.start + caret.offset) : -1;
-          if (word >= 0) at = block.words[word].start;
+          const offset = node ? node.start + caret.offset : -1;
+          const word = wordAtOffset(block.places, offset);
+          if (word >= 0) {
+            at = block.words[word].start;
+          } else if (
+            'words' in source &&
+            idx === latest.current?.cursor &&
+            !latest.current.blocks.get(idx)?.segments?.some((s) => s.last) &&
+            offset >= lastPlaced(block.places)
+          ) {
+            // Past the words timed so far of the block playing: it goes on, and jumps there once
+            // the segment that speaks it comes.
+            wanted.current = { idx, offset };
+            return;
+          }
         }
         engine.seek(idx, { play: true, at });
       });
@@ -185,6 +220,11 @@ export function useWordHighlight(
     },
     [engine, timings, blockWords],
   );
+}
+
+/** Where the last word placed in the page's text ends (0 when none is). */
+function lastPlaced(places: ReadonlyArray<[number, number] | null>): number {
+  return places.reduce((end, place) => (place ? Math.max(end, place[1]) : end), 0);
 }
 
 /** The text node and offset under a point, in whichever form the browser offers. */
