@@ -22,7 +22,7 @@ help:
 	@echo "make test          every check and test (installs and fetches what they need)"
 	@echo "make chaos         fault scenarios on loopback; a table, and non-zero if anything is lost"
 	@echo "make fuzz          property tests of the socket parser and the document parser, many cases"
-	@echo "make models        fetch and verify the model files into models/"
+	@echo "make models        fetch and verify the model files into models/, build the Japanese dictionary"
 	@echo "make db            start the project-local PostgreSQL"
 	@echo "make redis         start the project-local Redis"
 	@echo "make bench-kokoro  Kokoro worker vs kokoro-onnx: real-time factor, first audio, memory"
@@ -44,6 +44,7 @@ setup:
 
 models: setup
 	@.venv/bin/python scripts/fetch_models.py
+	@CARGO="$(CARGO)" scripts/ja-dict.sh
 
 # The project-local PostgreSQL (own data folder and port; see scripts/postgres.sh).
 db: setup
