@@ -37,7 +37,7 @@ help:
 	@echo "make smoke URL=…   check a running deployment from outside [EXPECT_COMMIT=…]"
 	@echo "make prod-build | prod-down | prod-down-volumes | prod-logs | prod-ps"
 	@echo "make test-deploy   really deploy: compose, redeploy, slug repair, Swarm; leaves nothing behind"
-	@echo "make bench-g2p     our English G2P against misaki's, word by word, by category"
+	@echo "make bench-g2p     our English and Japanese G2P against misaki's, by category"
 
 setup:
 	@./scripts/setup.sh
@@ -149,7 +149,8 @@ smoke:
 
 test-deploy: models
 	@scripts/test-deploy.sh
-# Our English G2P against misaki 0.9.4 with spaCy (its own venv in .local/bench-g2p/).
+# Our English G2P against misaki 0.9.4 with spaCy, then our Japanese G2P against its JAG2P (its own
+# venv in .local/bench-g2p/).
 bench-g2p: models build
 	scripts/bench-g2p.sh $(BENCH_ARGS)
 

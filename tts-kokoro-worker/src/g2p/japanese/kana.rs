@@ -96,7 +96,7 @@ fn add_dakuten(kana: char) -> Option<char> {
 }
 
 /// cutlet's `HEPBURN` for one kana or symbol; "" for anything else.
-fn table(c: char) -> &'static str {
+pub fn table(c: char) -> &'static str {
     kana(c).or_else(|| symbol(c)).unwrap_or("")
 }
 

@@ -158,7 +158,7 @@ impl Japanese {
                 if pron.chars().all(|c| c == '、' || c == '？') {
                     String::new()
                 } else {
-                    pron
+                    unidic_long_vowels(&pron)
                 }
             };
             let known = !pron.is_empty() || surface.chars().all(is_kana);
@@ -260,6 +260,35 @@ fn katakana_extension(c: char) -> Option<char> {
     let full = "クシストヌハヒフヘホムラリルレロ";
     let index = (c as u32).checked_sub(0x31F0)? as usize;
     full.chars().nth(index)
+}
+
+/// UniDic, whose readings misaki's output (and so the voices' training) has, writes a vowel
+/// said twice in one word as a long vowel where OpenJTalk writes it out: いい イー, 新しい
+/// アタラシー, 聞いた キータ. i + イ and u + ウ become ー here as well (OpenJTalk already
+/// writes the others, センセー, トーキョー).
+fn unidic_long_vowels(pron: &str) -> String {
+    let mut out = String::with_capacity(pron.len());
+    let mut last_vowel = None;
+    for c in pron.chars() {
+        let doubled = matches!((last_vowel, c), (Some('i'), 'イ') | (Some('ɯ' | 'ɨ'), 'ウ'));
+        if doubled {
+            out.push('ー');
+        } else {
+            out.push(c);
+            last_vowel = kana::table(
+                kana::kata_to_hira(&c.to_string())
+                    .chars()
+                    .next()
+                    .unwrap_or(c),
+            )
+            .chars()
+            .last();
+        }
+        if doubled {
+            last_vowel = None;
+        }
+    }
+    out
 }
 
 /// Latin letters and digits, as OpenJTalk's normaliser writes them (full width) or not.

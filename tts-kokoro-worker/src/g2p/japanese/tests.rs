@@ -94,11 +94,12 @@ fn read(text: &str) -> String {
 
 /// Each checked by hand against misaki's cutlet table: kanji read by the dictionary (東京
 /// トーキョー, 学校 ガッコー), ん by what follows (m before p, ŋ before k, n before t), small
-/// kana joined (キョ kʲo, ファ ɸa), っ as ʔ, は and へ as particles (βa, e).
+/// kana joined (キョ kʲo, ファ ɸa), っ as ʔ, は and へ as particles (βa, e), a vowel said
+/// twice as UniDic writes it (いい iː).
 #[test]
 fn sentences_read_as_misaki_reads_them() {
     let cases = [
-        ("今日はいい天気ですね。", "kʲoː βa ii teŋkʲi desɨ ne."),
+        ("今日はいい天気ですね。", "kʲoː βa iː teŋkʲi desɨ ne."),
         (
             "吾輩は猫である。名前はまだ無い。",
             "βaɡahai βa neko de aɾɯ. namae βa mada nai.",
@@ -123,6 +124,11 @@ fn sentences_read_as_misaki_reads_them() {
         ),
         // A long vowel OpenJTalk reads as a word of its own stays with its word.
         ("明日は雨が降るでしょう。", "aɕita βa ame ɡa ɸɯɾɯ deɕoː."),
+        (
+            "駅前に新しいパン屋ができました。",
+            "ekʲimae ɲi ataɾaɕiː paɴja ɡa dekʲi maɕita.",
+        ),
+        ("空気が美味しい。", "kɯːkʲi ɡa oiɕiː."),
     ];
     for (text, expected) in cases {
         assert_eq!(read(text), expected, "{text}");
