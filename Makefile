@@ -22,7 +22,7 @@ help:
 	@echo "make test          every check and test (installs and fetches what they need)"
 	@echo "make chaos         fault scenarios on loopback; a table, and non-zero if anything is lost"
 	@echo "make fuzz          property tests of the socket parser and the document parser, many cases"
-	@echo "make models        fetch and verify the model files into models/"
+	@echo "make models        fetch and verify the model files into models/, build the Japanese dictionary"
 	@echo "make db            start the project-local PostgreSQL"
 	@echo "make redis         start the project-local Redis"
 	@echo "make bench-kokoro  Kokoro worker vs kokoro-onnx: real-time factor, first audio, memory"
@@ -37,13 +37,14 @@ help:
 	@echo "make smoke URL=…   check a running deployment from outside [EXPECT_COMMIT=…]"
 	@echo "make prod-build | prod-down | prod-down-volumes | prod-logs | prod-ps"
 	@echo "make test-deploy   really deploy: compose, redeploy, slug repair, Swarm; leaves nothing behind"
-	@echo "make bench-g2p     our English G2P against misaki's, word by word, by category"
+	@echo "make bench-g2p     our English and Japanese G2P against misaki's, by category"
 
 setup:
 	@./scripts/setup.sh
 
 models: setup
 	@.venv/bin/python scripts/fetch_models.py
+	@CARGO="$(CARGO)" scripts/ja-dict.sh
 
 # The project-local PostgreSQL (own data folder and port; see scripts/postgres.sh).
 db: setup
@@ -148,7 +149,8 @@ smoke:
 
 test-deploy: models
 	@scripts/test-deploy.sh
-# Our English G2P against misaki 0.9.4 with spaCy (its own venv in .local/bench-g2p/).
+# Our English G2P against misaki 0.9.4 with spaCy, then our Japanese G2P against its JAG2P (its own
+# venv in .local/bench-g2p/).
 bench-g2p: models build
 	scripts/bench-g2p.sh $(BENCH_ARGS)
 

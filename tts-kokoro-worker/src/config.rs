@@ -28,7 +28,8 @@ pub enum ConfigError {
 /// Where the model is and how to run it; shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelArgs {
-    /// Folder holding kokoro-v1.0-timed.onnx, voices/, vocab.json and lexicon/ (`make models`).
+    /// Folder holding kokoro-v1.0-timed.onnx, voices/, vocab.json, lexicon/ and ja-dict/
+    /// (`make models`; the server takes another dictionary from KOKORO_JA_DICT).
     #[arg(long, env = "KOKORO_MODEL_DIR", default_value = "models")]
     pub model_dir: PathBuf,
     /// The ONNX model (fp32, fp16 or int8 Kokoro v1.0 export); default
@@ -82,6 +83,11 @@ pub struct ServeArgs {
     /// Where Prometheus metrics are served (`yapit_worker_*`); none when unset.
     #[arg(long, env = "METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+    /// The Japanese dictionary (OpenJTalk's naist-jdic built for jpreprocess by `make
+    /// models`); default MODEL_DIR/ja-dict. Without it the `j` voices are refused
+    /// (FAILED_PRECONDITION) and the others work.
+    #[arg(long, env = "KOKORO_JA_DICT")]
+    pub ja_dict: Option<PathBuf>,
 }
 
 impl ModelArgs {
@@ -97,6 +103,7 @@ impl ModelArgs {
                 .unwrap_or_else(|| self.model_dir.join("voices")),
             vocab: self.model_dir.join("vocab.json"),
             lexicon_dir: self.model_dir.join("lexicon"),
+            ja_dict: self.model_dir.join("ja-dict"),
         }
     }
 
@@ -143,10 +150,14 @@ impl ModelArgs {
 
 impl ServeArgs {
     pub fn engine_config(&self) -> Result<EngineConfig, ConfigError> {
-        Ok(EngineConfig {
+        let mut config = EngineConfig {
             queue_timeout: Duration::from_millis(self.queue_timeout_ms),
             max_text_chars: self.max_text_chars,
             ..self.model.engine_config(self.capacity)?
-        })
+        };
+        if let Some(ja_dict) = &self.ja_dict {
+            config.files.ja_dict = ja_dict.clone();
+        }
+        Ok(config)
     }
 }

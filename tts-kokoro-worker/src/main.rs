@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use tts_kokoro_worker::{
-    cli::{self, BenchArgs, PhonemizeArgs, SayArgs},
+    cli::{self, BenchArgs, BuildJaDictArgs, PhonemizeArgs, SayArgs},
     config::ServeArgs,
     startup::Application,
 };
@@ -33,6 +33,8 @@ enum Command {
     Probe,
     /// Print the phonemes a voice would read a text with.
     Phonemize(PhonemizeArgs),
+    /// Build the Japanese dictionary from OpenJTalk's naist-jdic source (`make models`).
+    BuildJaDict(BuildJaDictArgs),
 }
 
 #[tokio::main]
@@ -50,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Phonemize(args)) => cli::phonemize(args),
+        Some(Command::BuildJaDict(args)) => cli::build_ja_dict(args),
         Some(Command::Serve) | None => {
             let serve = cli.serve;
             if let Some(addr) = serve.metrics_addr {

@@ -74,6 +74,7 @@ impl From<SynthesisError> for Status {
             | SynthesisError::MixedLanguages { .. }
             | SynthesisError::BadSpeed(_)
             | SynthesisError::NothingToSay => Status::invalid_argument(message),
+            SynthesisError::LanguageUnavailable(_) => Status::failed_precondition(message),
             SynthesisError::Busy { .. } => Status::resource_exhausted(message),
             SynthesisError::ShuttingDown => Status::unavailable(message),
             SynthesisError::Model(e) => {

@@ -95,6 +95,9 @@ pub enum SynthesisError {
     BadSpeed(f32),
     #[error("the text has nothing the model can pronounce")]
     NothingToSay,
+    /// The voice's language cannot be read here (Japanese without its dictionary).
+    #[error(transparent)]
+    LanguageUnavailable(G2pError),
     #[error(
         "all {capacity} synthesis slots stayed busy for {waited:?}; try again or another replica"
     )]
@@ -218,11 +221,7 @@ impl TextFrontend {
         }
         let written = words::written_words(&chunk.text);
         let owners = words::assign(&written, &phonemized.words, |word| {
-            if language.is_english() {
-                crate::g2p::normalized_words(word)
-            } else {
-                Vec::new()
-            }
+            self.g2p.word_texts(word, language)
         });
         let tokens = words::token_ranges(&phonemized.phonemes, &phonemized.words, |c| {
             self.vocab.knows(c)
@@ -274,7 +273,7 @@ impl Engine {
         let environment = model::runtime(&config.ort_dylib)?;
         let voices = VoiceSet::load(&config.files.voices)?;
         let vocab = Arc::new(Vocab::load(&config.files.vocab)?);
-        let g2p = Arc::new(G2p::load(&config.files.lexicon_dir)?);
+        let g2p = Arc::new(G2p::load(&config.files.lexicon_dir, &config.files.ja_dict)?);
         let model_version = match &config.model_version {
             Some(version) => version.clone(),
             None => version_of(&config.files.model)?,
@@ -351,6 +350,10 @@ impl Engine {
         self.check_text(&text)?;
         let voice = self.resolve_voice(voice)?;
         let language = Language::of_voice(&voice.slug).unwrap_or(Language::AmericanEnglish);
+        self.frontend
+            .g2p
+            .supports(language)
+            .map_err(SynthesisError::LanguageUnavailable)?;
         let g2p = Arc::clone(&self.frontend.g2p);
         let phonemes = tokio::task::spawn_blocking(move || g2p.phonemize_in(&text, language))
             .await
@@ -419,6 +422,10 @@ impl Engine {
         // Each voice speaks its own language; a voice file with slugs of no known language
         // (a custom pack) is read as American English.
         let language = Language::of_voice(&voice.slug).unwrap_or(Language::AmericanEnglish);
+        self.frontend
+            .g2p
+            .supports(language)
+            .map_err(SynthesisError::LanguageUnavailable)?;
         let frontend = self.frontend.clone();
         let text = request.text;
         let utterances = tokio::task::spawn_blocking(move || frontend.prepare(&text, language))

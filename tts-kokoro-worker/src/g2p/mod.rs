@@ -7,10 +7,12 @@
 //! onto misaki's symbols. Words are resolved right to left because "the", "a" and "to" depend on
 //! the sound that follows them. Spanish, French, Hindi, Italian and Portuguese go through
 //! eSpeak NG in that language, mapped as misaki's `EspeakG2P` does. Mandarin follows misaki's
-//! `ZHG2P` ([`mandarin`]: jieba words, pinyin, tone arrows); Japanese goes through eSpeak NG for
-//! now (misaki reads it with pyopenjtalk, which has no port here yet).
+//! `ZHG2P` ([`mandarin`]: jieba words, pinyin, tone arrows); Japanese follows misaki's `JAG2P`
+//! ([`japanese`]: OpenJTalk words and readings, misaki's kana symbols), given the dictionary
+//! `make models` builds.
 
 mod espeak;
+pub mod japanese;
 mod language;
 mod lexicon;
 mod mandarin;
@@ -23,6 +25,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
+use japanese::Japanese;
 pub use language::Language;
 use lexicon::{Context, Lexicon};
 pub use normalize::normalize;
@@ -53,12 +56,22 @@ pub enum G2pError {
     },
     #[error("lexicon file {path}: entry {word:?} has no DEFAULT pronunciation")]
     MissingDefault { path: PathBuf, word: String },
+    #[error(transparent)]
+    Japanese(#[from] japanese::JapaneseError),
+    /// A Japanese voice was asked for and the dictionary is not there (where it was looked
+    /// for is logged at start, not told to clients).
+    #[error(
+        "Japanese voices are unavailable on this worker: it has no Japanese dictionary (`make models` builds it)"
+    )]
+    NoJapanese,
 }
 
-/// The US and GB lexicons plus eSpeak NG; cheap to share behind an `Arc`.
+/// The US and GB lexicons, the Japanese dictionary (or why there is none) plus eSpeak NG;
+/// cheap to share behind an `Arc`.
 pub struct G2p {
     us: Lexicon,
     gb: Lexicon,
+    japanese: Option<Japanese>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -204,15 +217,46 @@ fn join_compound(parts: &[(&str, String)]) -> String {
 
 impl G2p {
     /// Loads misaki's US and GB lexicons (`us_gold.json`, `us_silver.json`, `gb_gold.json`,
-    /// `gb_silver.json`) from `lexicon_dir` and initialises eSpeak NG. eSpeak failing is not
-    /// fatal: English lexicon words still work.
-    pub fn load(lexicon_dir: &Path) -> Result<G2p, G2pError> {
+    /// `gb_silver.json`) and its Japanese word list (`ja_words.txt`) from `lexicon_dir`, the
+    /// Japanese dictionary from `ja_dict`, and initialises eSpeak NG. eSpeak failing is not
+    /// fatal: English lexicon words still work. A missing Japanese dictionary is not fatal
+    /// either: the other languages work and a Japanese voice gets [`G2pError::NoJapanese`];
+    /// a dictionary that is there but does not load is an error.
+    pub fn load(lexicon_dir: &Path, ja_dict: &Path) -> Result<G2p, G2pError> {
         let us = Lexicon::load(lexicon_dir, false)?;
         let gb = Lexicon::load(lexicon_dir, true)?;
         if let Err(reason) = espeak::init() {
             tracing::warn!(%reason, "eSpeak NG unavailable; only English lexicon words can be spoken");
         }
-        Ok(G2p { us, gb })
+        let japanese = match Japanese::load(ja_dict, &lexicon_dir.join("ja_words.txt")) {
+            Ok(japanese) => Some(japanese),
+            Err(missing @ japanese::JapaneseError::Missing { .. }) => {
+                tracing::warn!(reason = %missing, "Japanese voices unavailable");
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(G2p { us, gb, japanese })
+    }
+
+    /// Whether voices of `language` can be read here: only Japanese needs more than the
+    /// lexicons, its dictionary.
+    pub fn supports(&self, language: Language) -> Result<(), G2pError> {
+        if language == Language::Japanese && self.japanese.is_none() {
+            return Err(G2pError::NoJapanese);
+        }
+        Ok(())
+    }
+
+    /// The written words `text` is spoken as, for aligning word timings: English's
+    /// normalised words, Japanese's dictionary words; nothing for the other languages, whose
+    /// words are spread evenly over the text.
+    pub fn word_texts(&self, text: &str, language: Language) -> Vec<String> {
+        match (language, &self.japanese) {
+            (Language::Japanese, Some(japanese)) => japanese.word_texts(text),
+            (l, _) if l.is_english() => normalized_words(text),
+            _ => Vec::new(),
+        }
     }
 
     /// American English text → misaki phoneme string, e.g. "Hello, world!" → "həlˈO, wˈɜɹld!".
@@ -250,6 +294,12 @@ impl G2p {
             Language::AmericanEnglish => english(text, &self.us, following),
             Language::BritishEnglish => english(text, &self.gb, following),
             Language::Mandarin => Phonemized::grouped(in_vocab(&mandarin::phonemize(text))),
+            // Without its dictionary ([`G2p::supports`] says why) Japanese is not read at all:
+            // eSpeak's reading is not what the voices were trained on.
+            Language::Japanese => match &self.japanese {
+                Some(japanese) => japanese.phonemize(text),
+                None => Phonemized::default(),
+            },
             other => Phonemized::grouped(foreign(text, other.espeak_voice())),
         }
     }

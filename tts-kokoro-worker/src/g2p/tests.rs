@@ -18,7 +18,8 @@ fn models_dir() -> PathBuf {
 fn g2p() -> &'static G2p {
     static G2P: OnceLock<G2p> = OnceLock::new();
     G2P.get_or_init(|| {
-        G2p::load(&models_dir().join("lexicon")).expect("misaki lexicon should load from models/")
+        G2p::load(&models_dir().join("lexicon"), &models_dir().join("ja-dict"))
+            .expect("misaki lexicon should load from models/")
     })
 }
 
@@ -273,7 +274,10 @@ fn single_letters_and_articles() {
 
 #[test]
 fn missing_lexicon_names_the_file() {
-    let Err(err) = G2p::load(std::path::Path::new("/nonexistent/lexicon")) else {
+    let Err(err) = G2p::load(
+        std::path::Path::new("/nonexistent/lexicon"),
+        std::path::Path::new("/nonexistent/ja-dict"),
+    ) else {
         panic!("loading from a missing directory must fail");
     };
     let message = err.to_string();
@@ -340,8 +344,29 @@ fn foreign_punctuation_is_kept_and_decimals_stay_one_number() {
     assert!(zh.starts_with("ni↓xau↓, ʂɨ↘ʨje↘."), "{zh}");
     assert_only_vocab(&zh);
     let ja = g2p().phonemize_in("こんにちは、せかい。", Language::Japanese);
-    assert!(ja.contains(',') && ja.ends_with('.'), "{ja}");
+    assert_eq!(ja, "koɲɲiʨiβa, sekai.");
     assert_only_vocab(&ja);
+}
+
+#[test]
+fn without_its_dictionary_japanese_is_refused_and_the_rest_works() {
+    let g2p = G2p::load(
+        &models_dir().join("lexicon"),
+        std::path::Path::new("/nonexistent/ja-dict"),
+    )
+    .expect("a missing Japanese dictionary is not fatal");
+    let refused = g2p.supports(Language::Japanese).unwrap_err().to_string();
+    assert!(refused.contains("no Japanese dictionary"), "{refused}");
+    assert!(g2p.supports(Language::AmericanEnglish).is_ok());
+    assert!(g2p.supports(Language::Mandarin).is_ok());
+    assert_eq!(g2p.phonemize("Hello."), "həlˈO.");
+    assert_eq!(g2p.phonemize_in("こんにちは。", Language::Japanese), "");
+}
+
+#[test]
+fn japanese_text_in_every_voice_uses_only_the_model_vocabulary() {
+    let text = "ゔぁ・ヷ【注】「ＡＢＣ」〜ゝ々ヶ月、ｈｔｔｐ://例.jp/?q=1&x=2 ①②③ 〒100-0001 ｷｬｯﾄ";
+    assert_only_vocab(&g2p().phonemize_in(text, Language::Japanese));
 }
 
 #[test]

@@ -188,4 +188,6 @@ pub struct ModelFiles {
     pub voices: PathBuf,
     pub vocab: PathBuf,
     pub lexicon_dir: PathBuf,
+    /// jpreprocess's naist-jdic dictionary folder (`make models`; scripts/ja-dict.sh).
+    pub ja_dict: PathBuf,
 }

@@ -36,6 +36,8 @@ pub struct WorkerSettings {
     pub queue_timeout: Duration,
     pub max_text_chars: usize,
     pub shutdown_grace: Duration,
+    /// Another Japanese dictionary than models/ja-dict.
+    pub ja_dict: Option<PathBuf>,
 }
 
 impl Default for WorkerSettings {
@@ -45,6 +47,7 @@ impl Default for WorkerSettings {
             queue_timeout: Duration::from_secs(120),
             max_text_chars: 8_192,
             shutdown_grace: Duration::from_secs(30),
+            ja_dict: None,
         }
     }
 }
@@ -77,13 +80,17 @@ pub fn engine_config(settings: &WorkerSettings) -> EngineConfig {
         first_chunk_chars: ChunkPlan::default().first_chunk_chars,
         max_chunk_chars: ChunkPlan::default().max_chunk_chars,
     };
-    EngineConfig {
+    let mut config = EngineConfig {
         queue_timeout: settings.queue_timeout,
         max_text_chars: settings.max_text_chars,
         ..model
             .engine_config(settings.capacity)
             .expect("the test settings are valid")
+    };
+    if let Some(ja_dict) = &settings.ja_dict {
+        config.files.ja_dict = ja_dict.clone();
     }
+    config
 }
 
 /// Starts a worker on a free port, logging only when TEST_LOG is set.

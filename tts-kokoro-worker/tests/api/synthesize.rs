@@ -151,6 +151,33 @@ async fn bad_arguments_are_invalid_argument_with_a_helpful_message() {
 }
 
 #[tokio::test]
+async fn without_the_japanese_dictionary_japanese_voices_are_refused_and_others_speak() {
+    let mut worker = spawn_worker(WorkerSettings {
+        ja_dict: Some("/nonexistent/ja-dict".into()),
+        ..Default::default()
+    })
+    .await;
+    let mut japanese = request("こんにちは。");
+    japanese.voice = "jf_alpha".into();
+    let status = synthesize(&mut worker.client, japanese).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(
+        status.message().contains("no Japanese dictionary"),
+        "{}",
+        status.message()
+    );
+    assert!(
+        !status.message().contains("/nonexistent"),
+        "{}",
+        status.message()
+    );
+    let chunks = synthesize(&mut worker.client, request("Still here."))
+        .await
+        .unwrap();
+    assert!(rms(&chunks[0].pcm) > 0.01);
+}
+
+#[tokio::test]
 async fn every_language_speaks_and_blends_mix_voices_of_one_language() {
     let mut worker = spawn_worker(WorkerSettings::default()).await;
     // One voice per language, each reading its own language through its own G2P.

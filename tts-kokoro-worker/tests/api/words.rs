@@ -87,6 +87,31 @@ async fn words_of_other_languages_are_timed_too() {
     assert!(words.last().unwrap().end_sample <= samples(&chunks));
 }
 
+#[tokio::test]
+async fn japanese_clauses_are_timed_from_their_dictionary_words() {
+    let mut worker = spawn_worker(WorkerSettings::default()).await;
+    // Three clauses; the first is short and the last long, so their times show whether each
+    // clause got its own words' durations rather than an even share.
+    let text = "はい、東京タワーは三百三十三メートルの電波塔です。ね。";
+    let mut japanese = request(text);
+    japanese.voice = "jf_alpha".into();
+    let chunks = synthesize(&mut worker.client, japanese).await.unwrap();
+    let words: Vec<_> = chunks.iter().flat_map(|c| c.words.clone()).collect();
+    assert_eq!(
+        words.iter().map(|w| w.text.clone()).collect::<Vec<_>>(),
+        ["はい", "東京タワーは三百三十三メートルの電波塔です", "ね"]
+    );
+    assert!(
+        words
+            .windows(2)
+            .all(|w| w[0].end_sample <= w[1].start_sample)
+    );
+    let len = |w: &proto::v1::WordTiming| w.end_sample - w.start_sample;
+    assert!(len(&words[1]) > 4 * len(&words[0]), "{words:?}");
+    assert!(len(&words[1]) > 4 * len(&words[2]), "{words:?}");
+    assert!(words.last().unwrap().end_sample <= samples(&chunks));
+}
+
 #[test]
 fn the_timed_model_speaks_exactly_as_the_export_it_was_made_from() {
     let environment = model::runtime(&ort_dylib()).unwrap();
