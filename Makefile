@@ -96,7 +96,7 @@ chaos: db redis
 # and plain text -> blocks path, with FUZZ_CASES generated inputs each (default 20,000); bounded,
 # needs no database. A failure prints the smallest input that fails; keep it as a test.
 fuzz: setup
-	PROPTEST_CASES=$${FUZZ_CASES:-20000} $(CARGO) test -p gateway --lib -- documents::parse::tests::fuzz:: listen::ws::tests::any_
+	PROPTEST_CASES=$${FUZZ_CASES:-20000} $(CARGO) test -p gateway --lib -- documents::parse::tests::fuzz:: listen::frames::tests::any_
 
 bench-kokoro: models build
 	$(WITH_ORT) python3 bench/bench_kokoro.py --ours-bin ./target/release/tts-kokoro-worker --model-dir $(KOKORO_MODEL_DIR) $(BENCH_ARGS)

@@ -3,6 +3,7 @@
 //! and OpenAI's names (`openai`).
 
 pub mod audio;
+mod frames;
 pub mod openai;
 pub mod speech;
 mod waits;

@@ -1,5 +1,5 @@
-//! Word timings beside the cached audio: `GET /v1/audio/{hash}/words` and
-//! `POST /v1/dev/captioned_speech`, with the real worker and model.
+//! Word timings beside the cached audio and with each segment: `GET /v1/audio/{hash}/words`,
+//! `POST /v1/dev/captioned_speech` and the socket's `segment` notes, with the real worker and model.
 
 use base64::Engine as _;
 use redis::AsyncCommands;
@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::{
     helpers::{Shared, assert_error, spawn_gateway},
+    listener::Listener,
     workers::{VOICE, real_worker},
 };
 
@@ -131,4 +132,94 @@ async fn captioned_speech_times_every_written_word_and_the_timings_stay_beside_t
         )
         .await;
     assert_error(streamed, 400, "bad_request").await;
+}
+
+/// A block long enough that the worker renders it in several chunks.
+const LONG: &str = "In 1897, the keeper paid $5 for a lamp. It burned every night for forty years, \
+    through storms that took the roofs of the village and winters that froze the bay.";
+
+#[tokio::test]
+async fn a_listener_gets_each_segments_words_from_the_real_model_before_the_block_is_complete() {
+    let worker = real_worker().await;
+    let app = spawn_gateway(Shared::fresh().await, &[worker.url.as_str()], &[]).await;
+    let user = app.sign_up("segment-words@example.com").await;
+    let id = app.create_text(&user, LONG).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut listener = Listener::connect(&app, &user.token).await;
+    listener
+        .send(json!({
+            "type": "synthesize", "document_id": id, "block_indices": [0], "cursor": 0,
+            "model": "kokoro", "voice": VOICE, "speed": 1.0, "segments": true,
+        }))
+        .await;
+    let mut segments = Vec::new();
+    loop {
+        let message = listener.next().await;
+        match (message["type"].as_str(), message["status"].as_str()) {
+            (Some("segment"), _) => segments.push(message),
+            (Some("status"), Some("cached")) => break,
+            (Some("status"), Some("queued" | "processing")) => {}
+            _ => panic!("the block did not complete: {message}"),
+        }
+    }
+    assert!(segments.len() >= 2, "rendered in chunks: {segments:?}");
+    // The first segment already names its words, before the block is complete.
+    let first: Vec<&str> = segments[0]["words"]
+        .as_array()
+        .expect("the first segment's words")
+        .iter()
+        .map(|w| w["word"].as_str().unwrap())
+        .collect();
+    assert_eq!(first[..2], ["In", "1897"], "{first:?}");
+    // Together, in order and timed from the block's start, they are the block's written words.
+    let words: Vec<&Value> = segments
+        .iter()
+        .flat_map(|s| s["words"].as_array().unwrap())
+        .collect();
+    let written: Vec<String> = LONG
+        .split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| c.is_ascii_punctuation() && c != '$')
+                .to_string()
+        })
+        .collect();
+    let spoken: Vec<&str> = words.iter().map(|w| w["word"].as_str().unwrap()).collect();
+    assert_eq!(spoken, written);
+    let mut offset = 0.0;
+    let mut previous_end = 0.0;
+    for segment in &segments {
+        let end = offset + segment["duration_ms"].as_f64().unwrap() / 1000.0;
+        for word in segment["words"].as_array().unwrap() {
+            let (start, stop) = (
+                word["start"].as_f64().unwrap(),
+                word["end"].as_f64().unwrap(),
+            );
+            assert!(start >= previous_end - 0.0005, "in order: {word}");
+            // Durations and times are each rounded to the millisecond: a few ms of slack.
+            assert!(
+                start >= offset - 0.005 && stop <= end + 0.005,
+                "inside its segment, {offset} s to {end} s of the block: {word}"
+            );
+            previous_end = stop;
+        }
+        offset = end;
+    }
+    // The whole block's timings say the same.
+    let served = app
+        .state
+        .synthesis
+        .store()
+        .words(&words_hash(&app, LONG))
+        .await;
+    assert_eq!(served.map(|w| w.len()), Some(words.len()));
+}
+
+fn words_hash(app: &crate::helpers::TestApp, text: &str) -> String {
+    app.state
+        .synthesis
+        .target(text, "kokoro", VOICE, 1.0)
+        .expect("the live worker's model version is known")
+        .hash
 }
