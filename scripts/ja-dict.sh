@@ -15,9 +15,12 @@ TARBALL=open-jtalk_1.11.orig.tar.gz
 SHA256=20fdc6aeb6c757866034abc175820573db43e4284707c866fcd02c8ec18de71f
 CARGO="${CARGO:-cargo}"
 
-# The builder writes SOURCE last, so a dictionary half-written by an interrupted build is
-# rebuilt.
-if [[ -f "$DEST/SOURCE" ]] && grep -q "$SHA256" "$DEST/SOURCE"; then
+# The builder writes SOURCE last (the tarball's SHA-256 and the jpreprocess that built it, whose
+# binary format the worker reads), so a dictionary half-written by an interrupted build, or one
+# built by another jpreprocess than Cargo.lock's, is rebuilt.
+JPREPROCESS="$(sed -n '/^name = "jpreprocess"$/{n;s/^version = "\(.*\)"$/\1/p}' "$ROOT/Cargo.lock")"
+if [[ -f "$DEST/SOURCE" ]] && grep -qx "open-jtalk naist-jdic sha256 $SHA256" "$DEST/SOURCE" \
+  && grep -qx "jpreprocess $JPREPROCESS" "$DEST/SOURCE"; then
   exit 0
 fi
 

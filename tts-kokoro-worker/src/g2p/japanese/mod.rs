@@ -22,13 +22,21 @@ mod tests;
 
 use kana::{is_kana, kana_word, kata_to_hira, symbol};
 
-/// The file `build-ja-dict` writes last: a dictionary folder without it is incomplete.
+/// The file `build-ja-dict` writes last: what the dictionary was built from and by which
+/// jpreprocess. A dictionary folder without it is incomplete.
 pub const SOURCE_STAMP: &str = "SOURCE";
+
+/// The stamp's line naming the jpreprocess that built the dictionary: its binary format is
+/// that version's.
+fn builder_line() -> String {
+    format!("jpreprocess {}", jpreprocess::VERSION)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum JapaneseError {
     #[error(
-        "the Japanese dictionary {path} is missing or incomplete; `make models` builds it (scripts/ja-dict.sh), or point KOKORO_JA_DICT at one"
+        "the Japanese dictionary {path} is missing, incomplete or built by another jpreprocess than {} (whose format may differ); `make models` builds it (scripts/ja-dict.sh), or point KOKORO_JA_DICT at one",
+        jpreprocess::VERSION
     )]
     Missing { path: PathBuf },
     #[error("cannot load the Japanese dictionary {path}: {reason}")]
@@ -75,7 +83,10 @@ pub fn build_dictionary(
     jpreprocess_dictionary::dictionary::to_dict::JPreprocessDictionaryBuilder::default()
         .build_dictionary(source_dir, &partial)
         .map_err(|e| fail(e.to_string()))?;
-    let stamp = format!("open-jtalk naist-jdic sha256 {source_sha256}\n");
+    let stamp = format!(
+        "open-jtalk naist-jdic sha256 {source_sha256}\n{}\n",
+        builder_line()
+    );
     std::fs::write(partial.join(SOURCE_STAMP), stamp).map_err(|e| fail(e.to_string()))?;
     let _ = std::fs::remove_dir_all(out);
     std::fs::rename(&partial, out).map_err(|e| fail(e.to_string()))?;
@@ -86,7 +97,8 @@ impl Japanese {
     /// Loads the dictionary folder `dictionary` (`build-ja-dict`'s output) and misaki's
     /// `ja_words.txt` (one word a line).
     pub fn load(dictionary: &Path, word_list: &Path) -> Result<Japanese, JapaneseError> {
-        if !dictionary.join(SOURCE_STAMP).is_file() {
+        let stamp = std::fs::read_to_string(dictionary.join(SOURCE_STAMP)).unwrap_or_default();
+        if !stamp.lines().any(|line| line == builder_line()) {
             return Err(JapaneseError::Missing {
                 path: dictionary.to_owned(),
             });

@@ -218,3 +218,20 @@ fn every_word_keeps_its_written_form_and_its_phonemes() {
         ["東京", "タワー", "は"]
     );
 }
+
+#[test]
+fn a_dictionary_built_by_another_jpreprocess_counts_as_missing() {
+    let dir = std::env::temp_dir().join(format!("yapit-ja-dict-stale-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join(SOURCE_STAMP),
+        "open-jtalk naist-jdic sha256 0\njpreprocess 0.0.1\n",
+    )
+    .unwrap();
+    let Err(err) = Japanese::load(&dir, std::path::Path::new("/nonexistent/ja_words.txt")) else {
+        panic!("a stale dictionary must not load");
+    };
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(matches!(err, JapaneseError::Missing { .. }), "{err}");
+    assert!(err.to_string().contains("make models"), "{err}");
+}
