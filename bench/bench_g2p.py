@@ -10,14 +10,10 @@ Run inside the venv scripts/bench-g2p.sh builds (misaki, spacy, en-core-web-sm-v
 phonemizer-fork, espeakng-loader); misaki would download its spaCy model by name, so the
 registry's copy is loaded in its place.
 """
-import argparse
 import difflib
-import subprocess
-import sys
 from collections import defaultdict
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from g2p_common import corpus, options, ours
 
 
 def misaki_g2p():
@@ -31,13 +27,6 @@ def misaki_g2p():
     return en.G2P(trf=False, british=False, fallback=espeak.EspeakFallback(british=False))
 
 
-def ours(binary: Path, model_dir: Path, sentences: list[str]) -> list[str]:
-    out = subprocess.run(
-        [str(binary), "phonemize", "--model-dir", str(model_dir), "--voice", "af_heart", "-"],
-        input="\n".join(sentences) + "\n", capture_output=True, text=True, check=True,
-    )
-    return out.stdout.splitlines()
-
 
 def words(ps: str) -> list[str]:
     """Phoneme words without punctuation, so a comparison counts pronunciations only."""
@@ -45,18 +34,10 @@ def words(ps: str) -> list[str]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--bin", type=Path, default=ROOT / "target/release/tts-kokoro-worker")
-    p.add_argument("--model-dir", type=Path, default=ROOT / "models")
-    p.add_argument("--corpus", type=Path, default=ROOT / "bench/g2p_corpus.tsv")
-    args = p.parse_args()
-
-    rows = [line.split("\t", 1) for line in args.corpus.read_text().splitlines()
-            if line.strip() and not line.startswith("#")]
+    args = options(__doc__, "g2p_corpus.tsv")
+    rows = corpus(args.corpus)
     sentences = [s for _, s in rows]
-    mine = ours(args.bin, args.model_dir, sentences)
-    if len(mine) != len(sentences):
-        sys.exit(f"bench-g2p: phonemize answered {len(mine)} lines for {len(sentences)} sentences")
+    mine = ours(args, "af_heart", sentences)
     g2p = misaki_g2p()
     theirs = [g2p(s)[0] for s in sentences]
 

@@ -13,25 +13,14 @@ Run inside the venv scripts/bench-g2p.sh builds. misaki's ja module imports pyop
 top, though cutlet never calls it; pyopenjtalk-plus (the same module, with a wheel for this
 Python) stands in.
 """
-import argparse
 import contextlib
 import difflib
 import io
 import json
-import subprocess
-import sys
 from collections import defaultdict
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from g2p_common import corpus, options, ours
 
-
-def ours(binary: Path, model_dir: Path, sentences: list[str]) -> list[str]:
-    out = subprocess.run(
-        [str(binary), "phonemize", "--model-dir", str(model_dir), "--voice", "jf_alpha", "-"],
-        input="\n".join(sentences) + "\n", capture_output=True, text=True, check=True,
-    )
-    return out.stdout.splitlines()
 
 
 def agreement(a: str, b: str) -> tuple[int, int]:
@@ -42,18 +31,10 @@ def agreement(a: str, b: str) -> tuple[int, int]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--bin", type=Path, default=ROOT / "target/release/tts-kokoro-worker")
-    p.add_argument("--model-dir", type=Path, default=ROOT / "models")
-    p.add_argument("--corpus", type=Path, default=ROOT / "bench/g2p_corpus_ja.tsv")
-    args = p.parse_args()
-
-    rows = [line.split("\t", 1) for line in args.corpus.read_text().splitlines()
-            if line.strip() and not line.startswith("#")]
+    args = options(__doc__, "g2p_corpus_ja.tsv")
+    rows = corpus(args.corpus)
     sentences = [s for _, s in rows]
-    mine = ours(args.bin, args.model_dir, sentences)
-    if len(mine) != len(sentences):
-        sys.exit(f"bench-g2p-ja: phonemize answered {len(mine)} lines for {len(sentences)} sentences")
+    mine = ours(args, "jf_alpha", sentences)
     with contextlib.redirect_stdout(io.StringIO()):  # pyopenjtalk-plus greets on import
         from misaki import ja
 

@@ -42,7 +42,9 @@ if [[ ! -f "$tarball" ]] || ! echo "$SHA256  $tarball" | sha256sum --check --sta
     [[ -f "$f" ]] && sed -n 's/^deb /deb-src /p' "$f" >>"$list"
   done
   apt_opts=(-o "Dir::Etc::SourceList=$list" -o "Dir::Etc::SourceParts=$WORK/parts"
-    -o "Dir::State::Lists=$WORK/lists" -o "Debug::NoLocking=1")
+    -o "Dir::State::Lists=$WORK/lists" -o "Debug::NoLocking=1"
+    # Downloads as this user: apt's own _apt user may not reach models/ (its warning is noise).
+    -o "APT::Sandbox::User=$(id -un)")
   mkdir -p "$WORK/parts"
   cp "$sources" "$WORK/parts/deb-src.sources"
   echo "ja-dict: fetching the open-jtalk source package through apt" >&2
