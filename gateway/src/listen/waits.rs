@@ -1,6 +1,7 @@
-//! What a listener waits for. [`Waits`]: the blocks one socket asked for and the audio (variant
-//! hash) each waits on, kept consistent in both directions. [`WaitClock`]: how long one wait may
-//! last, shared by the socket (per block) and the speech endpoint (per piece). Plain state with
+//! What a listener waits for. [`Pending`]: one wait for one audio (variant hash) and what an
+//! event about that audio does to it, and [`WaitClock`]: how long it may last, both shared by
+//! the socket (per block) and the speech endpoint (per piece). [`Waits`]: the blocks one socket
+//! asked for and the audio each waits on, kept consistent in both directions. Plain state with
 //! no I/O, so the listener's task drives it and the tests below check it alone.
 
 use std::{
@@ -10,6 +11,8 @@ use std::{
 
 use tokio::time::Instant;
 use uuid::Uuid;
+
+use crate::synthesis::EventKind;
 
 /// A block of a document: the document and the block's index.
 pub type BlockKey = (Uuid, i64);
@@ -94,7 +97,7 @@ impl WaitClock {
     }
 }
 
-/// A block this socket waits for.
+/// One wait for one audio: a block a socket waits for, or a piece of a speech request.
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub hash: String,
@@ -110,6 +113,65 @@ pub struct Pending {
     pub told_no_worker: Option<Instant>,
     /// When the listener was last told that the queue (Redis) is unreachable.
     pub told_unreachable: Option<Instant>,
+}
+
+/// What an event about its audio did to a wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard {
+    /// A worker took it: the synthesis timeout counts from now.
+    Rendering,
+    /// Its worker went away: it waits in the queue again, under the queue bound anew.
+    Requeued,
+    /// The wait is over: cached, given up on, or unspeakable.
+    Over,
+    /// Nothing that changes the wait (a segment, another job queued).
+    Nothing,
+}
+
+impl Pending {
+    /// A wait starting with `clock`, told nothing yet.
+    pub fn new(
+        hash: &str,
+        model: &str,
+        voice: &str,
+        speed: f32,
+        sample_rate: u32,
+        clock: WaitClock,
+    ) -> Self {
+        Self {
+            hash: hash.to_string(),
+            model: model.to_string(),
+            voice: voice.to_string(),
+            speed,
+            sample_rate,
+            clock,
+            ahead: None,
+            told_no_worker: None,
+            told_unreachable: None,
+        }
+    }
+
+    /// Moves the wait on by an event about its audio heard `now`. A listener told a place or
+    /// "no worker" before is told again once the job waits anew.
+    pub fn hear(&mut self, kind: &EventKind, now: Instant) -> Heard {
+        match kind {
+            EventKind::Processing => {
+                self.clock.rendering(now);
+                self.ahead = None;
+                Heard::Rendering
+            }
+            EventKind::Requeued => {
+                self.clock.requeued(now);
+                self.ahead = None;
+                self.told_no_worker = None;
+                Heard::Requeued
+            }
+            EventKind::Cached { .. } | EventKind::Error { .. } | EventKind::Unspeakable { .. } => {
+                Heard::Over
+            }
+            EventKind::Enqueued { .. } | EventKind::Segment(_) => Heard::Nothing,
+        }
+    }
 }
 
 /// A block no longer waited for.
@@ -236,16 +298,51 @@ mod tests {
     };
 
     fn pending(hash: &str, now: Instant) -> Pending {
-        Pending {
-            hash: hash.into(),
-            model: "kokoro".into(),
-            voice: "af_heart".into(),
-            speed: 1.0,
-            sample_rate: 24_000,
-            clock: WaitClock::new(LIMITS, now, false),
-            ahead: None,
-            told_no_worker: None,
-            told_unreachable: None,
+        let clock = WaitClock::new(LIMITS, now, false);
+        Pending::new(hash, "kokoro", "af_heart", 1.0, 24_000, clock)
+    }
+
+    #[test]
+    fn events_move_a_wait_from_the_queue_to_a_worker_and_back_and_end_it() {
+        let now = Instant::now();
+        let at = |secs| now + Duration::from_secs(secs);
+        let mut wait = pending("h", now);
+        wait.ahead = Some(3);
+        wait.told_no_worker = Some(now);
+        assert_eq!(
+            wait.hear(
+                &EventKind::Enqueued {
+                    model: "kokoro".into()
+                },
+                at(1)
+            ),
+            Heard::Nothing
+        );
+        assert_eq!(
+            wait.ahead,
+            Some(3),
+            "a job queued elsewhere changes nothing"
+        );
+        assert_eq!(wait.hear(&EventKind::Processing, at(10)), Heard::Rendering);
+        assert_eq!(wait.ahead, None, "no place in the queue while rendered");
+        assert_eq!(wait.clock.ends_at(), at(30));
+        // Taken again after its lease ran out: the synthesis timeout starts afresh.
+        wait.hear(&EventKind::Processing, at(25));
+        assert_eq!(wait.clock.ends_at(), at(45));
+        assert_eq!(wait.hear(&EventKind::Requeued, at(40)), Heard::Requeued);
+        assert!(!wait.clock.is_rendering());
+        assert_eq!(wait.clock.ends_at(), at(100));
+        assert_eq!(wait.told_no_worker, None, "told again if no worker is back");
+        for end in [
+            EventKind::Cached { duration_ms: 900 },
+            EventKind::Error {
+                error: "boom".into(),
+            },
+            EventKind::Unspeakable {
+                reason: "only emoji".into(),
+            },
+        ] {
+            assert_eq!(wait.clone().hear(&end, at(41)), Heard::Over);
         }
     }
 

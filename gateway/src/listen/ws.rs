@@ -22,7 +22,7 @@ use super::blocks::DocumentBlocks;
 use super::frames::{
     BlockStatus, CLOSE_TOO_BIG, ClientMessage, Code, Refusal, ServerMessage, close_for, parse,
 };
-use super::waits::{BlockKey, Forgotten, Pending, WaitClock, WaitLimits, Waits};
+use super::waits::{BlockKey, Forgotten, Heard, Pending, WaitClock, WaitLimits, Waits};
 use super::window::{Window, cursor_for};
 use crate::{
     auth::{self, CurrentUser},
@@ -587,20 +587,8 @@ impl Session {
         processing: bool,
     ) {
         let clock = WaitClock::new(self.limits(), Instant::now(), processing);
-        self.waits.track(
-            key,
-            Pending {
-                hash: target.hash.clone(),
-                model: model.to_string(),
-                voice: voice.to_string(),
-                speed,
-                sample_rate: target.sample_rate,
-                clock,
-                ahead: None,
-                told_no_worker: None,
-                told_unreachable: None,
-            },
-        );
+        let pending = Pending::new(&target.hash, model, voice, speed, target.sample_rate, clock);
+        self.waits.track(key, pending);
     }
 
     /// Stops waiting for a block; with `release`, tells the queue this listener left.
@@ -728,23 +716,11 @@ impl Session {
             EventKind::Enqueued { .. } | EventKind::Segment(_) => return,
         };
         for key in keys {
-            let Some(pending) = self.waits.get(&key) else {
+            let Some(pending) = self.waits.get_mut(&key) else {
                 continue;
             };
             let (model, voice) = (pending.model.clone(), pending.voice.clone());
-            if status == BlockStatus::Processing {
-                if let Some(pending) = self.waits.get_mut(&key) {
-                    pending.clock.rendering(Instant::now());
-                    pending.ahead = None;
-                }
-            } else if status == BlockStatus::Queued {
-                // Its worker went away: it waits for another.
-                if let Some(pending) = self.waits.get_mut(&key) {
-                    pending.clock.requeued(Instant::now());
-                    pending.ahead = None;
-                    pending.told_no_worker = None;
-                }
-            } else {
+            if pending.hear(&event.kind, Instant::now()) == Heard::Over {
                 self.forget(key, false).await;
             }
             self.status(key, status, audio, duration_ms, error, &model, &voice)
