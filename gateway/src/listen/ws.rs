@@ -469,7 +469,7 @@ impl Session {
             self.forget(key, true).await;
         }
         if let Some(duration_ms) = synthesis.cached_duration_ms(&target).await {
-            crate::metrics::cache_lookup(true);
+            synthesis::count_cache_lookup(true);
             let hash = target.hash.clone();
             self.status(
                 key,
