@@ -17,6 +17,10 @@ use crate::synthesis::EventKind;
 /// A block of a document: the document and the block's index.
 pub type BlockKey = (Uuid, i64);
 
+/// How often a listener waiting on something the gateway cannot fix (no worker, no Redis) hears
+/// about it again, so that no wait is a silence of more than a few seconds.
+pub const RETELL: Duration = Duration::from_secs(3);
+
 /// The bounds of one wait: `queue` in the queue (`QUEUE_WAIT_MAX_SECS`), `render` once a worker
 /// renders it (`SYNTHESIS_TIMEOUT_SECS`).
 #[derive(Debug, Clone, Copy)]
@@ -172,6 +176,43 @@ impl Pending {
             EventKind::Enqueued { .. } | EventKind::Segment(_) => Heard::Nothing,
         }
     }
+
+    /// Whether to tell the listener its place `ahead` in the queue: only when it changed.
+    pub fn tell_place(&mut self, ahead: u64) -> bool {
+        let tell = self.ahead != Some(ahead);
+        self.ahead = Some(ahead);
+        tell
+    }
+
+    /// Whether to tell the listener, `now`, that no live worker serves its voice (`served`
+    /// false): at once, then every `RETELL`, so that a long outage is not a silence. Its place
+    /// is told again once a worker is back.
+    pub fn tell_no_worker(&mut self, served: bool, now: Instant) -> bool {
+        if served {
+            self.told_no_worker = None;
+            return false;
+        }
+        self.ahead = None;
+        let tell = self.told_no_worker.is_none_or(|at| now - at >= RETELL);
+        if tell {
+            self.told_no_worker = Some(now);
+        }
+        tell
+    }
+
+    /// Whether to tell the listener, `now`, that the queue is unreachable (`reachable` false):
+    /// at once, then every `RETELL`.
+    pub fn tell_unreachable(&mut self, reachable: bool, now: Instant) -> bool {
+        if reachable {
+            self.told_unreachable = None;
+            return false;
+        }
+        if self.told_unreachable.is_some_and(|at| now - at < RETELL) {
+            return false;
+        }
+        self.told_unreachable = Some(now);
+        true
+    }
 }
 
 /// A block no longer waited for.
@@ -300,6 +341,37 @@ mod tests {
     fn pending(hash: &str, now: Instant) -> Pending {
         let clock = WaitClock::new(LIMITS, now, false);
         Pending::new(hash, "kokoro", "af_heart", 1.0, 24_000, clock)
+    }
+
+    #[test]
+    fn a_wait_on_no_worker_or_no_redis_is_retold_every_few_seconds_and_a_place_when_it_moves() {
+        let now = Instant::now();
+        let later = |d: Duration| now + d;
+        let mut wait = pending("h", now);
+        assert!(wait.tell_place(4));
+        assert!(!wait.tell_place(4), "the same place is told once");
+        assert!(wait.tell_place(2));
+        // The worker goes away: told at once, not again within RETELL, then again.
+        assert!(wait.tell_no_worker(false, now));
+        assert_eq!(wait.ahead, None);
+        assert!(!wait.tell_no_worker(false, later(RETELL / 2)));
+        assert!(wait.tell_no_worker(false, later(RETELL)));
+        // It is back: nothing to tell, and the place is told anew.
+        assert!(!wait.tell_no_worker(true, later(RETELL * 2)));
+        assert!(wait.tell_place(2));
+        assert!(
+            wait.tell_no_worker(false, later(RETELL * 2)),
+            "a new outage at once"
+        );
+        // Redis likewise.
+        assert!(wait.tell_unreachable(false, now));
+        assert!(!wait.tell_unreachable(false, later(RETELL / 2)));
+        assert!(wait.tell_unreachable(false, later(RETELL)));
+        assert!(!wait.tell_unreachable(true, later(RETELL)));
+        assert!(
+            wait.tell_unreachable(false, later(RETELL)),
+            "reachable again resets it"
+        );
     }
 
     #[test]

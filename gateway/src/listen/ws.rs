@@ -40,9 +40,6 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// What the WebSocket library itself accepts before we look (so we can answer in words).
 const HARD_FRAME_BYTES: usize = 4 * 1024 * 1024;
 const CLOSE_POLICY_VIOLATION: u16 = 1008;
-/// How often a listener waiting on something the gateway cannot fix (no worker, no Redis) hears
-/// about it again, so that no wait is a silence of more than a few seconds.
-const RETELL: Duration = Duration::from_secs(3);
 #[derive(Deserialize)]
 pub struct TokenQuery {
     token: Option<String>,
@@ -111,16 +108,8 @@ enum WaitsFor {
     Redis,
 }
 
-/// A block at a cursor whose place may be told: its key, model, voice, hash, the place told
-/// last, and when "no worker" was told last.
-type PlaceToTell = (
-    BlockKey,
-    String,
-    String,
-    String,
-    Option<u64>,
-    Option<Instant>,
-);
+/// A block at a cursor whose place may be told: its key, model, voice and hash.
+type PlaceToTell = (BlockKey, String, String, String);
 
 /// A block counted against its user's cap that is not waited for after all (cached meanwhile,
 /// or the queue failed): the count goes back when this drops.
@@ -852,33 +841,17 @@ impl Session {
             .map(|(document, cursor)| (*document, *cursor))
             .filter_map(|key| {
                 let p = self.waits.get(&key).filter(|p| !p.clock.is_rendering())?;
-                let pending = (p.model.clone(), p.voice.clone(), p.hash.clone());
-                Some((
-                    key,
-                    pending.0,
-                    pending.1,
-                    pending.2,
-                    p.ahead,
-                    p.told_no_worker,
-                ))
+                Some((key, p.model.clone(), p.voice.clone(), p.hash.clone()))
             })
             .collect();
         let synthesis = Arc::clone(&self.state.synthesis);
         let now = Instant::now();
-        for (key, model, voice, hash, told, told_no_worker) in waiting {
+        for (key, model, voice, hash) in waiting {
             let served = synthesis.serves(&model, &voice);
-            // Told again every few seconds, so that a long outage is not a silence.
-            let tell = !served && told_no_worker.is_none_or(|at| now - at >= RETELL);
-            if let Some(pending) = self.waits.get_mut(&key) {
-                if served {
-                    pending.told_no_worker = None;
-                } else {
-                    pending.ahead = None; // told again once a worker is back
-                    if tell {
-                        pending.told_no_worker = Some(now);
-                    }
-                }
-            }
+            let tell = self
+                .waits
+                .get_mut(&key)
+                .is_some_and(|pending| pending.tell_no_worker(served, now));
             if !served {
                 if tell {
                     self.waiting(key, BlockStatus::Queued, WaitsFor::Worker, &model, &voice)
@@ -894,11 +867,12 @@ impl Session {
                     continue;
                 }
             };
-            if told == Some(ahead) {
+            let tell = self
+                .waits
+                .get_mut(&key)
+                .is_some_and(|pending| pending.tell_place(ahead));
+            if !tell {
                 continue;
-            }
-            if let Some(pending) = self.waits.get_mut(&key) {
-                pending.ahead = Some(ahead);
             }
             self.waiting(
                 key,
@@ -923,14 +897,9 @@ impl Session {
             .filter_map(|(document, cursor)| {
                 let key = (*document, *cursor);
                 let p = self.waits.get_mut(&key)?;
-                if reachable {
-                    p.told_unreachable = None;
+                if !p.tell_unreachable(reachable, now) {
                     return None;
                 }
-                if p.told_unreachable.is_some_and(|at| now - at < RETELL) {
-                    return None;
-                }
-                p.told_unreachable = Some(now);
                 let status = if p.clock.is_rendering() {
                     BlockStatus::Processing
                 } else {
