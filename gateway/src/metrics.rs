@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::startup::AppState;
+use crate::synthesis::Synthesis;
 
 /// Histogram buckets, in seconds: synthesis of one block as a listener waits for it.
 pub const BUCKETS: &[(&str, &[f64])] = &[(
@@ -15,12 +15,6 @@ pub const BUCKETS: &[(&str, &[f64])] = &[(
 )];
 
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
-
-/// A variant asked for: already cached (`hit`) or to be synthesized (`miss`).
-pub fn cache_lookup(hit: bool) {
-    metrics::counter!("yapit_cache_lookups_total", "result" => if hit { "hit" } else { "miss" })
-        .increment(1);
-}
 
 /// `yapit_open_sockets` counts a player's WebSocket while this lives.
 pub struct OpenSocket;
@@ -45,12 +39,16 @@ impl Drop for OpenSocket {
 }
 
 /// Sets the queue depth (`yapit_queue_depth{model, state}`) and the live replicas
-/// (`yapit_live_replicas{model}`) of every catalogue model until `stop`.
-pub async fn sample_forever(state: Arc<AppState>, stop: CancellationToken) {
+/// (`yapit_live_replicas{model}`) of each of `models` (the catalogue's) until `stop`.
+pub async fn sample_forever(
+    synthesis: Arc<Synthesis>,
+    models: Vec<String>,
+    stop: CancellationToken,
+) {
     loop {
-        let serving = state.synthesis.workers().serving();
-        for slug in state.catalog.models.keys() {
-            if let Ok((queued, processing)) = state.synthesis.depth(slug).await {
+        let serving = synthesis.workers().serving();
+        for slug in &models {
+            if let Ok((queued, processing)) = synthesis.depth(slug).await {
                 metrics::gauge!("yapit_queue_depth", "model" => slug.clone(), "state" => "queued")
                     .set(queued as f64);
                 metrics::gauge!("yapit_queue_depth", "model" => slug.clone(), "state" => "processing")

@@ -201,7 +201,8 @@ impl Application {
         });
         if state.config.metrics_addr.is_some() {
             tokio::spawn(crate::metrics::sample_forever(
-                Arc::clone(&state),
+                Arc::clone(&state.synthesis),
+                state.catalog.models.keys().cloned().collect(),
                 state.stop.clone(),
             ));
         }

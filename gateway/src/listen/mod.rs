@@ -1,12 +1,14 @@
-//! Listening: the WebSocket through which the player asks for blocks (`ws`), the audio they
-//! point at (`audio`), and the OpenAI-compatible speech endpoint (`speech`) with its voice list
-//! and OpenAI's names (`openai`).
+//! Listening: the WebSocket through which the player asks for blocks (`ws`, over `blocks`,
+//! `window` and `waits`), the audio they point at (`audio`), and the OpenAI-compatible speech
+//! endpoint (`speech`) with its voice list and OpenAI's names (`openai`).
 
 pub mod audio;
+mod blocks;
 mod frames;
 pub mod openai;
 pub mod speech;
 mod waits;
+mod window;
 pub mod ws;
 
 use std::{

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::openai;
-use super::waits::{WaitClock, WaitLimits};
+use super::waits::{Pending, WaitClock, WaitLimits};
 use crate::{
     auth::CurrentUser,
     error::{ApiError, Json},
@@ -356,23 +356,32 @@ async fn finish_piece(state: &AppState, mut wait: PieceWait) -> Result<bytes::By
     };
     let synthesis = Arc::clone(&state.synthesis);
     let limits = WaitLimits::from_config(&state.config);
-    let mut clock = WaitClock::new(limits, Instant::now(), wait.rendering);
+    let clock = WaitClock::new(limits, Instant::now(), wait.rendering);
+    let mut pending = Pending::new(
+        &spec.hash,
+        &spec.model,
+        &spec.voice,
+        spec.speed,
+        wait.sample_rate,
+        clock,
+    );
     let waited: Result<(), ApiError> = loop {
         if interest.done {
             break Ok(());
         }
         tokio::select! {
             message = subscription.recv() => match message {
-                Some(HubMessage::Event(event)) => match event.kind {
-                    EventKind::Cached { .. } => break Ok(()),
-                    EventKind::Error { error } => break Err(ApiError::BadGateway(error)),
-                    EventKind::Unspeakable { reason } => break Err(ApiError::Unprocessable(reason)),
-                    EventKind::Processing if !clock.is_rendering() => {
-                        clock.rendering(Instant::now());
+                Some(HubMessage::Event(event)) => {
+                    pending.hear(&event.kind, Instant::now());
+                    match event.kind {
+                        EventKind::Cached { .. } => break Ok(()),
+                        EventKind::Error { error } => break Err(ApiError::BadGateway(error)),
+                        EventKind::Unspeakable { reason } => {
+                            break Err(ApiError::Unprocessable(reason));
+                        }
+                        _ => {}
                     }
-                    EventKind::Requeued => clock.requeued(Instant::now()),
-                    _ => {}
-                },
+                }
                 Some(HubMessage::Resync) => {
                     if synthesis.store().size(&spec.hash).await.is_some() {
                         break Ok(());
@@ -381,8 +390,8 @@ async fn finish_piece(state: &AppState, mut wait: PieceWait) -> Result<bytes::By
                 }
                 None => break Err(ApiError::Unavailable("the gateway is stopping".into())),
             },
-            _ = tokio::time::sleep_until(clock.ends_at()) => {
-                break Err(ApiError::Timeout(clock.why_over("the request")));
+            _ = tokio::time::sleep_until(pending.clock.ends_at()) => {
+                break Err(ApiError::Timeout(pending.clock.why_over("the request")));
             }
         }
     };

@@ -1,6 +1,7 @@
-//! What a listener waits for. [`Waits`]: the blocks one socket asked for and the audio (variant
-//! hash) each waits on, kept consistent in both directions. [`WaitClock`]: how long one wait may
-//! last, shared by the socket (per block) and the speech endpoint (per piece). Plain state with
+//! What a listener waits for. [`Pending`]: one wait for one audio (variant hash) and what an
+//! event about that audio does to it, and [`WaitClock`]: how long it may last, both shared by
+//! the socket (per block) and the speech endpoint (per piece). [`Waits`]: the blocks one socket
+//! asked for and the audio each waits on, kept consistent in both directions. Plain state with
 //! no I/O, so the listener's task drives it and the tests below check it alone.
 
 use std::{
@@ -11,8 +12,14 @@ use std::{
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use crate::synthesis::EventKind;
+
 /// A block of a document: the document and the block's index.
 pub type BlockKey = (Uuid, i64);
+
+/// How often a listener waiting on something the gateway cannot fix (no worker, no Redis) hears
+/// about it again, so that no wait is a silence of more than a few seconds.
+pub const RETELL: Duration = Duration::from_secs(3);
 
 /// The bounds of one wait: `queue` in the queue (`QUEUE_WAIT_MAX_SECS`), `render` once a worker
 /// renders it (`SYNTHESIS_TIMEOUT_SECS`).
@@ -94,7 +101,7 @@ impl WaitClock {
     }
 }
 
-/// A block this socket waits for.
+/// One wait for one audio: a block a socket waits for, or a piece of a speech request.
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub hash: String,
@@ -110,6 +117,102 @@ pub struct Pending {
     pub told_no_worker: Option<Instant>,
     /// When the listener was last told that the queue (Redis) is unreachable.
     pub told_unreachable: Option<Instant>,
+}
+
+/// What an event about its audio did to a wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard {
+    /// A worker took it: the synthesis timeout counts from now.
+    Rendering,
+    /// Its worker went away: it waits in the queue again, under the queue bound anew.
+    Requeued,
+    /// The wait is over: cached, given up on, or unspeakable.
+    Over,
+    /// Nothing that changes the wait (a segment, another job queued).
+    Nothing,
+}
+
+impl Pending {
+    /// A wait starting with `clock`, told nothing yet.
+    pub fn new(
+        hash: &str,
+        model: &str,
+        voice: &str,
+        speed: f32,
+        sample_rate: u32,
+        clock: WaitClock,
+    ) -> Self {
+        Self {
+            hash: hash.to_string(),
+            model: model.to_string(),
+            voice: voice.to_string(),
+            speed,
+            sample_rate,
+            clock,
+            ahead: None,
+            told_no_worker: None,
+            told_unreachable: None,
+        }
+    }
+
+    /// Moves the wait on by an event about its audio heard `now`. A listener told a place or
+    /// "no worker" before is told again once the job waits anew.
+    pub fn hear(&mut self, kind: &EventKind, now: Instant) -> Heard {
+        match kind {
+            EventKind::Processing => {
+                self.clock.rendering(now);
+                self.ahead = None;
+                Heard::Rendering
+            }
+            EventKind::Requeued => {
+                self.clock.requeued(now);
+                self.ahead = None;
+                self.told_no_worker = None;
+                Heard::Requeued
+            }
+            EventKind::Cached { .. } | EventKind::Error { .. } | EventKind::Unspeakable { .. } => {
+                Heard::Over
+            }
+            EventKind::Enqueued { .. } | EventKind::Segment(_) => Heard::Nothing,
+        }
+    }
+
+    /// Whether to tell the listener its place `ahead` in the queue: only when it changed.
+    pub fn tell_place(&mut self, ahead: u64) -> bool {
+        let tell = self.ahead != Some(ahead);
+        self.ahead = Some(ahead);
+        tell
+    }
+
+    /// Whether to tell the listener, `now`, that no live worker serves its voice (`served`
+    /// false): at once, then every `RETELL`, so that a long outage is not a silence. Its place
+    /// is told again once a worker is back.
+    pub fn tell_no_worker(&mut self, served: bool, now: Instant) -> bool {
+        if served {
+            self.told_no_worker = None;
+            return false;
+        }
+        self.ahead = None;
+        let tell = self.told_no_worker.is_none_or(|at| now - at >= RETELL);
+        if tell {
+            self.told_no_worker = Some(now);
+        }
+        tell
+    }
+
+    /// Whether to tell the listener, `now`, that the queue is unreachable (`reachable` false):
+    /// at once, then every `RETELL`.
+    pub fn tell_unreachable(&mut self, reachable: bool, now: Instant) -> bool {
+        if reachable {
+            self.told_unreachable = None;
+            return false;
+        }
+        if self.told_unreachable.is_some_and(|at| now - at < RETELL) {
+            return false;
+        }
+        self.told_unreachable = Some(now);
+        true
+    }
 }
 
 /// A block no longer waited for.
@@ -236,16 +339,82 @@ mod tests {
     };
 
     fn pending(hash: &str, now: Instant) -> Pending {
-        Pending {
-            hash: hash.into(),
-            model: "kokoro".into(),
-            voice: "af_heart".into(),
-            speed: 1.0,
-            sample_rate: 24_000,
-            clock: WaitClock::new(LIMITS, now, false),
-            ahead: None,
-            told_no_worker: None,
-            told_unreachable: None,
+        let clock = WaitClock::new(LIMITS, now, false);
+        Pending::new(hash, "kokoro", "af_heart", 1.0, 24_000, clock)
+    }
+
+    #[test]
+    fn a_wait_on_no_worker_or_no_redis_is_retold_every_few_seconds_and_a_place_when_it_moves() {
+        let now = Instant::now();
+        let later = |d: Duration| now + d;
+        let mut wait = pending("h", now);
+        assert!(wait.tell_place(4));
+        assert!(!wait.tell_place(4), "the same place is told once");
+        assert!(wait.tell_place(2));
+        // The worker goes away: told at once, not again within RETELL, then again.
+        assert!(wait.tell_no_worker(false, now));
+        assert_eq!(wait.ahead, None);
+        assert!(!wait.tell_no_worker(false, later(RETELL / 2)));
+        assert!(wait.tell_no_worker(false, later(RETELL)));
+        // It is back: nothing to tell, and the place is told anew.
+        assert!(!wait.tell_no_worker(true, later(RETELL * 2)));
+        assert!(wait.tell_place(2));
+        assert!(
+            wait.tell_no_worker(false, later(RETELL * 2)),
+            "a new outage at once"
+        );
+        // Redis likewise.
+        assert!(wait.tell_unreachable(false, now));
+        assert!(!wait.tell_unreachable(false, later(RETELL / 2)));
+        assert!(wait.tell_unreachable(false, later(RETELL)));
+        assert!(!wait.tell_unreachable(true, later(RETELL)));
+        assert!(
+            wait.tell_unreachable(false, later(RETELL)),
+            "reachable again resets it"
+        );
+    }
+
+    #[test]
+    fn events_move_a_wait_from_the_queue_to_a_worker_and_back_and_end_it() {
+        let now = Instant::now();
+        let at = |secs| now + Duration::from_secs(secs);
+        let mut wait = pending("h", now);
+        wait.ahead = Some(3);
+        wait.told_no_worker = Some(now);
+        assert_eq!(
+            wait.hear(
+                &EventKind::Enqueued {
+                    model: "kokoro".into()
+                },
+                at(1)
+            ),
+            Heard::Nothing
+        );
+        assert_eq!(
+            wait.ahead,
+            Some(3),
+            "a job queued elsewhere changes nothing"
+        );
+        assert_eq!(wait.hear(&EventKind::Processing, at(10)), Heard::Rendering);
+        assert_eq!(wait.ahead, None, "no place in the queue while rendered");
+        assert_eq!(wait.clock.ends_at(), at(30));
+        // Taken again after its lease ran out: the synthesis timeout starts afresh.
+        wait.hear(&EventKind::Processing, at(25));
+        assert_eq!(wait.clock.ends_at(), at(45));
+        assert_eq!(wait.hear(&EventKind::Requeued, at(40)), Heard::Requeued);
+        assert!(!wait.clock.is_rendering());
+        assert_eq!(wait.clock.ends_at(), at(100));
+        assert_eq!(wait.told_no_worker, None, "told again if no worker is back");
+        for end in [
+            EventKind::Cached { duration_ms: 900 },
+            EventKind::Error {
+                error: "boom".into(),
+            },
+            EventKind::Unspeakable {
+                reason: "only emoji".into(),
+            },
+        ] {
+            assert_eq!(wait.clone().hear(&end, at(41)), Heard::Over);
         }
     }
 

@@ -1,12 +1,10 @@
 //! `GET /v1/ws/tts`: the player asks for blocks of a document and hears, per block, `queued`,
 //! `processing`, then `cached` with an audio URL (or `skipped` / `error`). Blocks that fall out
-//! of the window around the listener's cursor while still queued are evicted.
+//! of the window around the listener's cursor while still queued are evicted. The session here
+//! is the socket's I/O and wiring: the document's blocks come from `blocks`, the window policy
+//! from `window`, the bookkeeping of what it waits for from `waits`.
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use axum::{
     extract::{
@@ -20,17 +18,19 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::blocks::DocumentBlocks;
 use super::frames::{
     BlockStatus, CLOSE_TOO_BIG, ClientMessage, Code, Refusal, ServerMessage, close_for, parse,
 };
-use super::waits::{BlockKey, Forgotten, Pending, WaitClock, WaitLimits, Waits};
+use super::waits::{BlockKey, Forgotten, Heard, Pending, WaitClock, WaitLimits, Waits};
+use super::window::{Window, cursor_for};
 use crate::{
     auth::{self, CurrentUser},
     error::{ApiError, Query},
     startup::AppState,
     synthesis::{
         self, Enqueued, Event, EventKind, HubMessage, JobSpec, Released, Requested, SegmentNote,
-        Subscription, Synthesis, Target, score, tier_for, unserved,
+        Subscription, Synthesis, Target, score, unserved,
     },
     usage,
 };
@@ -40,9 +40,6 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// What the WebSocket library itself accepts before we look (so we can answer in words).
 const HARD_FRAME_BYTES: usize = 4 * 1024 * 1024;
 const CLOSE_POLICY_VIOLATION: u16 = 1008;
-/// How often a listener waiting on something the gateway cannot fix (no worker, no Redis) hears
-/// about it again, so that no wait is a silence of more than a few seconds.
-const RETELL: Duration = Duration::from_secs(3);
 #[derive(Deserialize)]
 pub struct TokenQuery {
     token: Option<String>,
@@ -100,11 +97,6 @@ async fn authenticate(
         })
 }
 
-/// A document's blocks as this socket needs them.
-struct DocumentBlocks {
-    blocks: Vec<(String, bool)>,
-}
-
 /// What a queued block waits for, as its status tells the listener.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum WaitsFor {
@@ -116,16 +108,8 @@ enum WaitsFor {
     Redis,
 }
 
-/// A block at a cursor whose place may be told: its key, model, voice, hash, the place told
-/// last, and when "no worker" was told last.
-type PlaceToTell = (
-    BlockKey,
-    String,
-    String,
-    String,
-    Option<u64>,
-    Option<Instant>,
-);
+/// A block at a cursor whose place may be told: its key, model, voice and hash.
+type PlaceToTell = (BlockKey, String, String, String);
 
 /// A block counted against its user's cap that is not waited for after all (cached meanwhile,
 /// or the queue failed): the count goes back when this drops.
@@ -162,8 +146,9 @@ struct Session {
     closed: bool,
     /// The player asked for `segment` notes.
     segments: bool,
-    /// How many of the user's sockets were open before this one: fair share between users.
-    rank: u32,
+    /// The window around each cursor, and how many of the user's sockets were open before this
+    /// one (fair share between users).
+    window: Window,
 }
 
 impl Drop for Session {
@@ -182,7 +167,7 @@ impl Session {
         let subscription = state.synthesis.subscribe();
         let rank = state.queued_per_user.open_socket(user.id);
         Self {
-            rank,
+            window: Window::from_config(&state.config, rank),
             state,
             user,
             socket,
@@ -380,36 +365,8 @@ impl Session {
         if let Some(document) = self.documents.get(&id) {
             return Ok(Arc::clone(document));
         }
-        // Every stored document has at least one block, so no rows means not this user's.
-        let blocks: Vec<(String, bool)> = sqlx::query_as(
-            "SELECT b.text, b.speakable FROM blocks b JOIN documents d ON d.id = b.document_id
-             WHERE d.id = $1 AND d.user_id = $2 ORDER BY b.idx",
-        )
-        .bind(id)
-        .bind(self.user.id)
-        .fetch_all(&self.state.pool)
-        .await
-        .map_err(|_| {
-            Refusal::new(
-                Code::Unavailable,
-                "cannot read the document right now; try again",
-            )
-        })?;
-        if blocks.is_empty() {
-            return Err(Refusal::new(
-                Code::NotFound,
-                format!("document {id} not found"),
-            ));
-        }
-        // Spoken as the user's pronunciation lexicon says (read once per document and socket).
-        let lexicon = crate::lexicon::Lexicon::load(&self.state.pool, self.user.id)
-            .await
-            .map_err(|_| "cannot read your pronunciations right now; try again".to_string())?;
-        let blocks = blocks
-            .into_iter()
-            .map(|(text, speakable)| (lexicon.apply(&text).into_owned(), speakable))
-            .collect();
-        let document = Arc::new(DocumentBlocks { blocks });
+        // Read once per document and socket.
+        let document = Arc::new(DocumentBlocks::load(&self.state.pool, self.user.id, id).await?);
         self.documents.insert(id, Arc::clone(&document));
         Ok(document)
     }
@@ -439,43 +396,21 @@ impl Session {
         // A blend is cached and reported under its canonical spelling.
         let voice = &self.state.catalog.check(model, voice)?;
         let document = self.document(document_id).await?;
-        let count = document.blocks.len() as i64;
-        if let Some(bad) = indices.iter().find(|&&i| i < 0 || i >= count) {
-            return Err(Refusal::from(format!(
-                "block {bad} does not exist: document {document_id} has blocks 0 to {}",
-                count - 1
-            )));
-        }
+        document.check_indices(&indices)?;
         if let Some(cursor) = cursor {
-            if cursor < 0 || cursor >= count {
-                return Err(Refusal::from(format!(
-                    "cursor {cursor} is outside document {document_id} (blocks 0 to {})",
-                    count - 1
-                )));
-            }
+            document.check_cursor(cursor)?;
             self.move_cursor(document_id, cursor).await;
         }
-        let cursor = self
-            .cursors
-            .get(&document_id)
-            .copied()
-            .unwrap_or_else(|| indices.iter().copied().min().unwrap_or(0));
-        let (behind, ahead) = self.window();
-        let mut outside = Vec::new();
-        let mut seen = HashSet::new();
-        for (i, &idx) in indices.iter().enumerate() {
-            if !seen.insert(idx) {
-                continue;
-            }
-            if idx < cursor - behind || idx > cursor + ahead {
-                outside.push(idx);
-                continue;
-            }
-            let (text, speakable) = &document.blocks[idx as usize];
+        let cursor = cursor_for(self.cursors.get(&document_id).copied(), &indices);
+        let split = self.window.split(&indices, cursor);
+        for (i, idx) in split.inside {
+            let Some((text, speakable)) = document.block(idx) else {
+                continue; // checked above
+            };
             self.request_block(
                 (document_id, idx),
-                text.clone(),
-                *speakable,
+                text.to_string(),
+                speakable,
                 cursor,
                 model,
                 voice,
@@ -485,10 +420,10 @@ impl Session {
             // This block and those after it in the message get no status.
             .map_err(|refusal| refusal.about(&indices[i..]))?;
         }
-        if !outside.is_empty() {
+        if !split.outside.is_empty() {
             self.send(&ServerMessage::Evicted {
                 document_id,
-                block_indices: outside,
+                block_indices: split.outside,
             })
             .await;
         }
@@ -523,7 +458,7 @@ impl Session {
             self.forget(key, true).await;
         }
         if let Some(duration_ms) = synthesis.cached_duration_ms(&target).await {
-            crate::metrics::cache_lookup(true);
+            synthesis::count_cache_lookup(true);
             let hash = target.hash.clone();
             self.status(
                 key,
@@ -588,7 +523,7 @@ impl Session {
             text,
             user_id: self.user.id.to_string(),
         };
-        let score = score(self.tier(key.1, cursor), synthesis::now_ms());
+        let score = score(self.window.tier(key.1, cursor), synthesis::now_ms());
         let requested = synthesis
             .want(&spec, &target, score, &self.subscription)
             .await
@@ -641,20 +576,8 @@ impl Session {
         processing: bool,
     ) {
         let clock = WaitClock::new(self.limits(), Instant::now(), processing);
-        self.waits.track(
-            key,
-            Pending {
-                hash: target.hash.clone(),
-                model: model.to_string(),
-                voice: voice.to_string(),
-                speed,
-                sample_rate: target.sample_rate,
-                clock,
-                ahead: None,
-                told_no_worker: None,
-                told_unreachable: None,
-            },
-        );
+        let pending = Pending::new(&target.hash, model, voice, speed, target.sample_rate, clock);
+        self.waits.track(key, pending);
     }
 
     /// Stops waiting for a block; with `release`, tells the queue this listener left.
@@ -691,32 +614,12 @@ impl Session {
         Some((pending.model, pending.hash))
     }
 
-    /// A block's queue tier: its distance from the cursor, behind the user's earlier sockets
-    /// (one user's 24 sockets do not all go before another user's first block).
-    fn tier(&self, block_idx: i64, cursor: i64) -> u32 {
-        tier_for(block_idx, cursor).saturating_add(self.rank)
-    }
-
     fn limits(&self) -> WaitLimits {
         WaitLimits::from_config(&self.state.config)
     }
 
-    fn window(&self) -> (i64, i64) {
-        (
-            i64::from(self.state.config.ws_window_behind),
-            i64::from(self.state.config.ws_window_ahead),
-        )
-    }
-
     async fn cursor_moved(&mut self, document_id: Uuid, cursor: i64) -> Result<(), Refusal> {
-        let document = self.document(document_id).await?;
-        let count = document.blocks.len() as i64;
-        if cursor < 0 || cursor >= count {
-            return Err(Refusal::from(format!(
-                "cursor {cursor} is outside document {document_id} (blocks 0 to {})",
-                count - 1
-            )));
-        }
+        self.document(document_id).await?.check_cursor(cursor)?;
         self.move_cursor(document_id, cursor).await;
         Ok(())
     }
@@ -725,10 +628,8 @@ impl Session {
     /// worker already renders stays: its audio is nearly there) and re-ranks the rest from it.
     async fn move_cursor(&mut self, document_id: Uuid, cursor: i64) {
         let previous = self.cursors.insert(document_id, cursor);
-        let (behind, ahead) = self.window();
-        let outside = self
-            .waits
-            .outside(document_id, cursor - behind, cursor + ahead);
+        let (from, to) = self.window.bounds(cursor);
+        let outside = self.waits.outside(document_id, from, to);
         let mut evicted = Vec::new();
         for key in outside {
             let Some(pending) = self.waits.get(&key) else {
@@ -759,18 +660,12 @@ impl Session {
     /// After a seek, the block the listener now stands on must not wait behind the prefetch it
     /// asked for before: each block still queued moves up to its tier from the new cursor.
     async fn raise_pending(&mut self, document_id: Uuid, cursor: i64) {
-        let now = synthesis::now_ms();
-        let mut by_model: HashMap<&str, Vec<(f64, &str)>> = HashMap::new();
-        for ((doc, idx), pending) in self.waits.iter() {
-            if *doc == document_id {
-                by_model
-                    .entry(&pending.model)
-                    .or_default()
-                    .push((score(self.tier(*idx, cursor), now), &pending.hash));
-            }
-        }
+        let by_model = self
+            .window
+            .rescore(&self.waits, document_id, cursor, synthesis::now_ms());
         for (model, scored) in by_model {
-            if let Err(e) = self.state.synthesis.reprioritize(model, &scored).await {
+            let scored: Vec<(f64, &str)> = scored.iter().map(|(s, h)| (*s, h.as_str())).collect();
+            if let Err(e) = self.state.synthesis.reprioritize(&model, &scored).await {
                 tracing::warn!(error = %e, "cannot re-rank queued blocks after a seek");
             }
         }
@@ -810,23 +705,11 @@ impl Session {
             EventKind::Enqueued { .. } | EventKind::Segment(_) => return,
         };
         for key in keys {
-            let Some(pending) = self.waits.get(&key) else {
+            let Some(pending) = self.waits.get_mut(&key) else {
                 continue;
             };
             let (model, voice) = (pending.model.clone(), pending.voice.clone());
-            if status == BlockStatus::Processing {
-                if let Some(pending) = self.waits.get_mut(&key) {
-                    pending.clock.rendering(Instant::now());
-                    pending.ahead = None;
-                }
-            } else if status == BlockStatus::Queued {
-                // Its worker went away: it waits for another.
-                if let Some(pending) = self.waits.get_mut(&key) {
-                    pending.clock.requeued(Instant::now());
-                    pending.ahead = None;
-                    pending.told_no_worker = None;
-                }
-            } else {
+            if pending.hear(&event.kind, Instant::now()) == Heard::Over {
                 self.forget(key, false).await;
             }
             self.status(key, status, audio, duration_ms, error, &model, &voice)
@@ -897,7 +780,7 @@ impl Session {
                     user_id: self.user.id.to_string(),
                 };
                 let cursor = self.cursors.get(&key.0).copied().unwrap_or(key.1);
-                let score = score(self.tier(key.1, cursor), synthesis::now_ms());
+                let score = score(self.window.tier(key.1, cursor), synthesis::now_ms());
                 match synthesis.recheck(&spec, score).await {
                     Ok(Enqueued::Cached) => {
                         cached = Some(synthesis.cached_duration_ms(&target).await.unwrap_or(0));
@@ -916,8 +799,8 @@ impl Session {
     fn text_of(&self, (document_id, idx): BlockKey) -> Option<String> {
         self.documents
             .get(&document_id)
-            .and_then(|d| d.blocks.get(idx as usize))
-            .map(|(text, _)| text.clone())
+            .and_then(|d| d.block(idx))
+            .map(|(text, _)| text.to_string())
     }
 
     /// Blocks a worker rendered for longer than the synthesis timeout, and blocks no worker
@@ -958,33 +841,17 @@ impl Session {
             .map(|(document, cursor)| (*document, *cursor))
             .filter_map(|key| {
                 let p = self.waits.get(&key).filter(|p| !p.clock.is_rendering())?;
-                let pending = (p.model.clone(), p.voice.clone(), p.hash.clone());
-                Some((
-                    key,
-                    pending.0,
-                    pending.1,
-                    pending.2,
-                    p.ahead,
-                    p.told_no_worker,
-                ))
+                Some((key, p.model.clone(), p.voice.clone(), p.hash.clone()))
             })
             .collect();
         let synthesis = Arc::clone(&self.state.synthesis);
         let now = Instant::now();
-        for (key, model, voice, hash, told, told_no_worker) in waiting {
+        for (key, model, voice, hash) in waiting {
             let served = synthesis.serves(&model, &voice);
-            // Told again every few seconds, so that a long outage is not a silence.
-            let tell = !served && told_no_worker.is_none_or(|at| now - at >= RETELL);
-            if let Some(pending) = self.waits.get_mut(&key) {
-                if served {
-                    pending.told_no_worker = None;
-                } else {
-                    pending.ahead = None; // told again once a worker is back
-                    if tell {
-                        pending.told_no_worker = Some(now);
-                    }
-                }
-            }
+            let tell = self
+                .waits
+                .get_mut(&key)
+                .is_some_and(|pending| pending.tell_no_worker(served, now));
             if !served {
                 if tell {
                     self.waiting(key, BlockStatus::Queued, WaitsFor::Worker, &model, &voice)
@@ -1000,11 +867,12 @@ impl Session {
                     continue;
                 }
             };
-            if told == Some(ahead) {
+            let tell = self
+                .waits
+                .get_mut(&key)
+                .is_some_and(|pending| pending.tell_place(ahead));
+            if !tell {
                 continue;
-            }
-            if let Some(pending) = self.waits.get_mut(&key) {
-                pending.ahead = Some(ahead);
             }
             self.waiting(
                 key,
@@ -1029,14 +897,9 @@ impl Session {
             .filter_map(|(document, cursor)| {
                 let key = (*document, *cursor);
                 let p = self.waits.get_mut(&key)?;
-                if reachable {
-                    p.told_unreachable = None;
+                if !p.tell_unreachable(reachable, now) {
                     return None;
                 }
-                if p.told_unreachable.is_some_and(|at| now - at < RETELL) {
-                    return None;
-                }
-                p.told_unreachable = Some(now);
                 let status = if p.clock.is_rendering() {
                     BlockStatus::Processing
                 } else {

@@ -347,6 +347,13 @@ impl Synthesis {
     }
 }
 
+/// Counts a variant asked for (`yapit_cache_lookups_total{result}`): already cached (`hit`) or
+/// to be synthesized (`miss`).
+pub fn count_cache_lookup(hit: bool) {
+    metrics::counter!("yapit_cache_lookups_total", "result" => if hit { "hit" } else { "miss" })
+        .increment(1);
+}
+
 /// The answer to a listener's request for a variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Requested {
@@ -369,13 +376,13 @@ impl Synthesis {
         self.hub.watch(subscription, &spec.hash);
         match self.queue.enqueue(spec, score, true).await {
             Ok(Enqueued::Cached) => {
-                crate::metrics::cache_lookup(true);
+                count_cache_lookup(true);
                 self.hub.unwatch(subscription.id, &spec.hash);
                 let duration_ms = self.cached_duration_ms(target).await.unwrap_or(0);
                 Ok(Requested::Cached { duration_ms })
             }
             Ok(enqueued) => {
-                crate::metrics::cache_lookup(false);
+                count_cache_lookup(false);
                 Ok(Requested::Waiting(enqueued))
             }
             Err(e) => {
