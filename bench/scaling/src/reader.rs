@@ -582,8 +582,11 @@ impl Reader {
                     audio_url: url.clone(),
                 });
             }
+            // Once whole, a block plays (or goes on) from its whole audio: segments not yet
+            // downloaded never will be.
+            let whole = block.state == State::Cached;
             for (index, segment) in block.segments.iter_mut().enumerate() {
-                if !segment.fetching && segment.fetched_at.is_none() {
+                if !whole && !segment.fetching && segment.fetched_at.is_none() {
                     segment.fetching = true;
                     actions.push(Action::Fetch {
                         idx,
@@ -852,6 +855,25 @@ mod tests {
         );
         let outcome = r.finish(s(9.0));
         assert_eq!((outcome.stalls, outcome.played_blocks), (0, 2));
+    }
+
+    #[test]
+    fn a_block_whole_before_its_turn_is_downloaded_whole_not_by_segment() {
+        let mut r = segmented();
+        r.start(s(1.0));
+        r.on_frame(cached(0, 5.0), s(2.0));
+        r.on_fetched(0, None, true, s(2.0));
+        // Block 2 (not yet near the cursor) renders and turns whole before block 1 ends.
+        assert_eq!(r.on_frame(segment(2, 0, 1.0, false), s(2.5)), []);
+        r.on_frame(cached(2, 3.0), s(3.0));
+        r.on_frame(cached(1, 2.0), s(3.5));
+        r.on_fetched(1, None, true, s(3.6));
+        let actions = r.on_tick(s(7.0));
+        assert_eq!(
+            segment_fetches(&actions),
+            [(2, None)],
+            "the whole block only"
+        );
     }
 
     #[test]

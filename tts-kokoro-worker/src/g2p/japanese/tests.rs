@@ -16,6 +16,22 @@ fn phonemes(words: &[Word]) -> String {
     assemble(&romaji_tokens(words)).phonemes
 }
 
+/// Each spoken word's text with the phonemes its range covers.
+fn spans(out: &Phonemized) -> Vec<(String, String)> {
+    out.words
+        .iter()
+        .map(|w| {
+            let ps = out
+                .phonemes
+                .chars()
+                .skip(w.phonemes.start)
+                .take(w.phonemes.len())
+                .collect();
+            (w.text.clone(), ps)
+        })
+        .collect()
+}
+
 #[test]
 fn words_are_spaced_and_punctuation_attached() {
     let words = [
@@ -50,20 +66,13 @@ fn words_keep_their_place_in_the_phonemes() {
     let words = [word("猫", "ネコ"), word("が", "ガ"), word("。", "")];
     let out = assemble(&romaji_tokens(&words));
     assert_eq!(out.phonemes, "neko ɡa.");
-    let spans: Vec<(&str, String)> = out
-        .words
-        .iter()
-        .map(|w| {
-            let ps: String = out
-                .phonemes
-                .chars()
-                .skip(w.phonemes.start)
-                .take(w.phonemes.len())
-                .collect();
-            (w.text.as_str(), ps)
-        })
-        .collect();
-    assert_eq!(spans, [("猫", "neko".to_owned()), ("が", "ɡa".to_owned())]);
+    assert_eq!(
+        spans(&out),
+        [
+            ("猫".to_owned(), "neko".to_owned()),
+            ("が".to_owned(), "ɡa".to_owned())
+        ]
+    );
 }
 
 #[test]
@@ -191,19 +200,7 @@ fn unknown_words_are_dropped_or_passed_through() {
 #[test]
 fn every_word_keeps_its_written_form_and_its_phonemes() {
     let out = japanese().phonemize("東京タワーは、333メートルです。");
-    let spans: Vec<(String, String)> = out
-        .words
-        .iter()
-        .map(|w| {
-            let ps: String = out
-                .phonemes
-                .chars()
-                .skip(w.phonemes.start)
-                .take(w.phonemes.len())
-                .collect();
-            (w.text.clone(), ps)
-        })
-        .collect();
+    let spans = spans(&out);
     let words: Vec<&str> = spans.iter().map(|(w, _)| w.as_str()).collect();
     assert_eq!(words.concat(), "東京タワーは三百三十三メートルです");
     assert_eq!(spans[0], ("東京".to_owned(), "toːkʲoː".to_owned()));
