@@ -1,0 +1,1 @@
+//! The Higgs Audio v2 audio tokenizer (xcodec-style: DAC + HuBERT semantic features + RVQ).
