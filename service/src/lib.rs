@@ -1,6 +1,10 @@
-//! What every yapit process shares: logging set-up, metrics and the shutdown signal.
+//! What every yapit process shares: logging set-up, metrics, the shutdown signal and the TTS
+//! workers' health probe.
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+
+mod worker_metrics;
+pub use worker_metrics::{METRIC_BUCKETS, Served};
 
 /// Installs the global subscriber: human-readable lines on stderr in development, JSON lines in
 /// production (`LOG_FORMAT=json`). `RUST_LOG` overrides `default_filter`. Later calls (several
@@ -56,4 +60,33 @@ pub fn serve_metrics(
         builder = builder.set_buckets_for_metric(Matcher::Full((*name).to_string()), bounds)?;
     }
     builder.install()
+}
+
+/// Asks the TTS worker on this host's `port` for its gRPC health (the service yapit's gateway
+/// calls): Ok when it reports SERVING. Every worker image's HEALTHCHECK (`<worker> probe`).
+pub async fn probe_worker(port: u16) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::time::Duration;
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))?
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(3))
+        .connect()
+        .await
+        .with_context(|| format!("connecting to 127.0.0.1:{port}"))?;
+    let status = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: "tts.v1.TextToSpeech".into(),
+        })
+        .await
+        .context("grpc.health.v1 Check")?
+        .into_inner()
+        .status();
+    anyhow::ensure!(
+        status == ServingStatus::Serving,
+        "the worker reports {status:?}"
+    );
+    Ok(())
 }

@@ -201,29 +201,3 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
-
-/// Asks the local worker on `port` for its gRPC health (the service yapit's gateway calls).
-pub async fn probe(port: u16) -> anyhow::Result<()> {
-    use tonic_health::pb::{
-        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-    };
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))?
-        .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(3))
-        .connect()
-        .await
-        .with_context(|| format!("connecting to 127.0.0.1:{port}"))?;
-    let status = HealthClient::new(channel)
-        .check(HealthCheckRequest {
-            service: "tts.v1.TextToSpeech".into(),
-        })
-        .await
-        .context("grpc.health.v1 Check")?
-        .into_inner()
-        .status();
-    anyhow::ensure!(
-        status == ServingStatus::Serving,
-        "the worker reports {status:?}"
-    );
-    Ok(())
-}

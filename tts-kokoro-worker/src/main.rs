@@ -45,7 +45,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Say(args)) => cli::say(args).await,
         Some(Command::Bench(args)) => cli::bench(args).await,
         Some(Command::Probe) => {
-            if let Err(e) = cli::probe(cli.serve.addr.port()).await {
+            if let Err(e) = service::probe_worker(cli.serve.addr.port()).await {
                 eprintln!("probe: {e:#}");
                 std::process::exit(1);
             }
@@ -56,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Serve) | None => {
             let serve = cli.serve;
             if let Some(addr) = serve.metrics_addr {
-                service::serve_metrics(addr, tts_kokoro_worker::server::METRIC_BUCKETS)?;
+                service::serve_metrics(addr, service::METRIC_BUCKETS)?;
             }
             let app = Application::build(
                 serve.engine_config()?,

@@ -1,6 +1,6 @@
 //! The gRPC face of the engine: `tts.v1.TextToSpeech`.
 
-use std::{pin::Pin, sync::Arc, time::Instant};
+use std::{pin::Pin, sync::Arc};
 
 use proto::v1::{
     AudioChunk, Device, InfoRequest, InfoResponse, PhonemizeRequest, PhonemizeResponse,
@@ -15,43 +15,6 @@ use crate::{
 };
 
 pub const MODEL_SLUG: &str = "kokoro";
-
-/// Histogram buckets of the worker's metrics: the real-time factor (seconds of work per second
-/// of audio; under 1 keeps up with a listener at 1×).
-pub const METRIC_BUCKETS: &[(&str, &[f64])] = &[(
-    "yapit_worker_real_time_factor",
-    &[0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0],
-)];
-
-/// One request's metrics, recorded when its stream ends (finished, failed or abandoned):
-/// `yapit_worker_audio_seconds_total`, `yapit_worker_real_time_factor`, and the
-/// `yapit_worker_busy_slots` it held.
-struct Served {
-    started: Instant,
-    samples: u64,
-}
-
-impl Served {
-    fn start() -> Self {
-        metrics::gauge!("yapit_worker_busy_slots").increment(1.0);
-        Self {
-            started: Instant::now(),
-            samples: 0,
-        }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        metrics::gauge!("yapit_worker_busy_slots").decrement(1.0);
-        let audio = self.samples as f64 / f64::from(SAMPLE_RATE);
-        metrics::counter!("yapit_worker_audio_seconds_total").increment(audio.round() as u64);
-        if audio > 0.0 {
-            metrics::histogram!("yapit_worker_real_time_factor")
-                .record(self.started.elapsed().as_secs_f64() / audio);
-        }
-    }
-}
 
 pub struct KokoroService {
     engine: Arc<Engine>,
@@ -171,7 +134,7 @@ impl TextToSpeech for KokoroService {
                 metrics::counter!("yapit_worker_requests_total", "outcome" => outcome).increment(1);
             })?;
         metrics::counter!("yapit_worker_requests_total", "outcome" => "Ok").increment(1);
-        let mut served = Served::start();
+        let mut served = service::Served::start(SAMPLE_RATE);
         let stream = ReceiverStream::new(chunks).map(move |chunk| {
             // The whole guard moves into the stream (not just its counter), so it records when
             // the stream ends.
