@@ -249,16 +249,26 @@ impl HiggsConfig {
         if t.attention_bias || t.mlp_bias {
             return unsupported("attention or MLP biases");
         }
-        if t.num_attention_heads == 0 || t.num_attention_heads % t.num_kv_heads() != 0 {
-            return unsupported("num_attention_heads not a multiple of num_key_value_heads");
+        if t.num_attention_heads == 0
+            || t.num_kv_heads() == 0
+            || !t.num_attention_heads.is_multiple_of(t.num_kv_heads())
+        {
+            return unsupported(
+                "num_attention_heads not a positive multiple of num_key_value_heads",
+            );
         }
-        if let Some(s) = &t.rope_scaling {
-            if s.rope_type != "llama3" && s.rope_type != "default" {
-                return Err(ModelError::Unsupported(format!(
-                    "rope_type `{}`",
-                    s.rope_type
-                )));
-            }
+        if t.hidden_size == 0 || t.head_dim() == 0 || t.head_dim() % 2 == 1 {
+            return unsupported("a zero hidden size or an odd head_dim");
+        }
+        if let Some(s) = t
+            .rope_scaling
+            .as_ref()
+            .filter(|s| s.rope_type != "llama3" && s.rope_type != "default")
+        {
+            return Err(ModelError::Unsupported(format!(
+                "rope_type `{}`",
+                s.rope_type
+            )));
         }
         if raw.audio_num_codebooks == 0 {
             return unsupported("audio_num_codebooks = 0");
