@@ -22,8 +22,9 @@ from dataclasses import asdict
 import torch
 from safetensors.torch import save_file
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import PreTrainedTokenizerFast
+from transformers import GenerationConfig, PreTrainedTokenizerFast
 from transformers.generation.logits_process import (
+    LogitsProcessorList,
     TemperatureLogitsWarper,
     TopKLogitsWarper,
     TopPLogitsWarper,
@@ -280,6 +281,49 @@ def warper_cases():
     return logits, cases
 
 
+def scripted_countdowns(model, config):
+    """Drives the reference's own `_sample_audio_tokens` (greedy, no RAS) with one-hot logits that
+    script which token each codebook "wants", to pin BOS forcing and the EOS countdown exactly,
+    including an EOS in a middle codebook, two EOS at once, and an EOS during the BOS phase."""
+    eos, bos = config.audio_stream_eos_id, config.audio_stream_bos_id
+    g = torch.Generator().manual_seed(99)
+    scenarios = []
+    for eos_plan in ({12: [3, 5]}, {2: [0]}, {9: [7]}, {11: [6]}, {5: [2], 8: [1]}):
+        wanted = torch.randint(0, CODEBOOK_SIZE + 2, (40, NUM_CODEBOOKS), generator=g)
+        wanted[wanted == eos] = 0  # EOS only where the plan puts it
+        for step, books in eos_plan.items():
+            for k in books:
+                wanted[step, k] = eos
+        gen_cfg = GenerationConfig()
+        gen_cfg.generation_kwargs = {"ras_win_len": None, "audio_eos_token_id": config.audio_eos_token_id}
+        history = torch.full((NUM_CODEBOOKS, 1), bos, dtype=torch.long)
+        num_delay, remaining = 0, None
+        outputs = []
+        for step in range(wanted.shape[0]):
+            logits = torch.full((1, NUM_CODEBOOKS, CODEBOOK_SIZE + 2), -5.0)
+            logits[0, torch.arange(NUM_CODEBOOKS), wanted[step]] = 5.0
+            next_tokens, audio, _, _, num_delay, remaining = model._sample_audio_tokens(
+                hidden_states=None,
+                audio_logits=logits,
+                audio_out_ids=history,
+                do_sample=False,
+                logits_processor=LogitsProcessorList(),
+                device=torch.device("cpu"),
+                torch_generator=None,
+                generation_config=gen_cfg,
+                num_delay=num_delay,
+                num_remaining_delays=remaining,
+            )
+            history = torch.cat([history, audio[:, None]], dim=1)
+            outputs.append(audio.tolist())
+            if next_tokens[0].item() == config.audio_eos_token_id:
+                break
+        else:
+            raise RuntimeError(f"scenario {eos_plan} did not end")
+        scenarios.append(dict(wanted=wanted[: len(outputs)].tolist(), produced=outputs))
+    return scenarios
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     tokenizer = build_tokenizer()
@@ -347,6 +391,8 @@ def main():
     # Delay pattern round trip on the reference's own functions.
     delayed, _ = build_delay_pattern_mask(voice_codes.unsqueeze(0), bos_token_id=CODEBOOK_SIZE, pad_token_id=CODEBOOK_SIZE + 1)
     meta["delay_pattern_example"] = dict(codes=voice_codes.tolist(), delayed=delayed[0].tolist())
+
+    meta["scripted_countdowns"] = scripted_countdowns(model, config)
 
     logits, cases = warper_cases()
     tensors["warper_logits"] = logits.contiguous()

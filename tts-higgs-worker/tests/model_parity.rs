@@ -13,7 +13,7 @@ use tts_higgs_worker::model::prompt::{columns_to_rows, rows_to_columns};
 use tts_higgs_worker::model::sampling::{choose_tokens, softmax, warp_logits};
 use tts_higgs_worker::model::weights::{ShapeOnly, build_backbone};
 use tts_higgs_worker::model::{
-    HiggsConfig, HiggsModel, ModelError, Prompt, Sampling, SeededRng, VoicePrompt,
+    DelayState, HiggsConfig, HiggsModel, ModelError, Prompt, Sampling, SeededRng, VoicePrompt,
 };
 
 const LOGIT_TOL: f32 = 1e-4;
@@ -274,6 +274,40 @@ fn delay_pattern_round_trip_matches_the_reference() {
     let delayed = apply_delay_pattern(&codes, cfg.stream_bos_id, cfg.stream_eos_id);
     assert_eq!(delayed, u32_rows(&ex["delayed"]));
     assert_eq!(revert_delay_pattern(&delayed), codes);
+}
+
+#[test]
+fn bos_forcing_and_eos_countdown_match_the_reference_step_by_step() {
+    let f = fixture();
+    let cfg = f.model.config();
+    let k = f.model.num_codebooks();
+    let vocab = cfg.codebook_vocab();
+    let scenarios = f.meta["scripted_countdowns"].as_array().unwrap();
+    assert!(scenarios.len() >= 5);
+    for (s, scenario) in scenarios.iter().enumerate() {
+        let wanted = u32_rows(&scenario["wanted"]);
+        let produced = u32_rows(&scenario["produced"]);
+        let mut state = DelayState::new(k, cfg.stream_bos_id, cfg.stream_eos_id);
+        let mut rng = SeededRng::new(0);
+        for (step, (want, expected)) in wanted.iter().zip(&produced).enumerate() {
+            let logits: Vec<Vec<f32>> = want
+                .iter()
+                .map(|&w| {
+                    (0..vocab)
+                        .map(|v| if v == w as usize { 5.0 } else { -5.0 })
+                        .collect()
+                })
+                .collect();
+            let mut tokens = choose_tokens(&logits, &[], &greedy(), &mut rng);
+            let ended = state.apply(&mut tokens);
+            assert_eq!(&tokens, expected, "scenario {s} step {step}");
+            assert_eq!(
+                ended,
+                step + 1 == produced.len(),
+                "scenario {s} step {step}: end"
+            );
+        }
+    }
 }
 
 #[test]
