@@ -72,34 +72,27 @@ impl Attention {
         let q = candle_nn::rotary_emb::rope(&q, &rope.cos, &rope.sin)?;
         let k = candle_nn::rotary_emb::rope(&k, &rope.cos, &rope.sin)?;
         let (k, v) = cache.append(k, v)?;
+        // Grouped-query attention without copying K/V per query head: the `rep` query heads that
+        // share a KV head become `rep * t` rows against that head.
         let rep = self.num_heads / self.num_kv_heads;
-        let k = repeat_kv(&k, rep)?;
-        let v = repeat_kv(&v, rep)?;
+        let q = q.reshape((b, self.num_kv_heads, rep * t, self.head_dim))?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?;
+        let scores = (q.matmul(&k.t()?)? * scale)?;
         let scores = match mask {
+            Some(m) if rep > 1 => scores.broadcast_add(&m.repeat((1, 1, rep, 1))?)?,
             Some(m) => scores.broadcast_add(m)?,
             None => scores,
         };
         // Softmax in f32 whatever the weights' dtype, as the reference's eager attention does.
         let probs =
             candle_nn::ops::softmax_last_dim(&scores.to_dtype(DType::F32)?)?.to_dtype(v.dtype())?;
-        let out = probs.matmul(&v)?;
-        let out = out
+        let out = probs
+            .matmul(&v)?
+            .reshape((b, self.num_heads, t, self.head_dim))?
             .transpose(1, 2)?
             .reshape((b, t, self.num_heads * self.head_dim))?;
         self.o_proj.forward(&out)
     }
-}
-
-fn repeat_kv(x: &Tensor, rep: usize) -> candle_core::Result<Tensor> {
-    if rep == 1 {
-        return Ok(x.clone());
-    }
-    let (b, n_kv, s, d) = x.dims4()?;
-    x.unsqueeze(2)?
-        .expand((b, n_kv, rep, s, d))?
-        .reshape((b, n_kv * rep, s, d))
 }
 
 /// The audio half of a DualFFN layer.
@@ -117,19 +110,21 @@ struct Layer {
     audio: Option<AudioPath>,
 }
 
-/// Applies `text` to text rows and `audio` to audio rows (`audio_rows` is `[t, 1]`, 1 = audio).
+/// Applies `text` to text rows and `audio` to audio rows, each on its own rows only (both are
+/// row-wise, so this equals the reference's masked scatter).
 fn per_row(
     x: &Tensor,
-    audio_rows: &RowKinds,
+    rows: &RowKinds,
     text: impl Fn(&Tensor) -> candle_core::Result<Tensor>,
     audio: Option<impl Fn(&Tensor) -> candle_core::Result<Tensor>>,
 ) -> candle_core::Result<Tensor> {
-    match (audio, audio_rows) {
+    match (audio, rows) {
         (None, _) | (_, RowKinds::AllText) => text(x),
         (Some(audio), RowKinds::AllAudio) => audio(x),
-        (Some(audio), RowKinds::Mixed(mask)) => {
-            let mask = mask.broadcast_as(x.shape())?;
-            mask.where_cond(&audio(x)?, &text(x)?)
+        (Some(audio), RowKinds::Mixed(split)) => {
+            let t = text(&x.index_select(&split.text, 1)?)?;
+            let a = audio(&x.index_select(&split.audio, 1)?)?;
+            Tensor::cat(&[&t, &a], 1)?.index_select(&split.restore, 1)
         }
     }
 }
@@ -192,8 +187,45 @@ impl Layer {
 enum RowKinds {
     AllText,
     AllAudio,
-    /// `[1, t, 1]` u8, 1 where the row is an audio position.
-    Mixed(Tensor),
+    Mixed(RowSplit),
+}
+
+/// Row indices of the text and audio positions, and the permutation that puts
+/// `cat(text rows, audio rows)` back in sequence order.
+struct RowSplit {
+    text: Tensor,
+    audio: Tensor,
+    restore: Tensor,
+}
+
+impl RowKinds {
+    fn new(audio: &[bool], device: &Device) -> candle_core::Result<Self> {
+        if audio.iter().all(|&a| a) {
+            return Ok(Self::AllAudio);
+        }
+        if !audio.iter().any(|&a| a) {
+            return Ok(Self::AllText);
+        }
+        let text_rows: Vec<u32> = (0..audio.len() as u32)
+            .filter(|&i| !audio[i as usize])
+            .collect();
+        let audio_rows: Vec<u32> = (0..audio.len() as u32)
+            .filter(|&i| audio[i as usize])
+            .collect();
+        let mut restore = vec![0u32; audio.len()];
+        for (j, &i) in text_rows.iter().chain(&audio_rows).enumerate() {
+            restore[i as usize] = j as u32;
+        }
+        let idx = |v: Vec<u32>| {
+            let n = v.len();
+            Tensor::from_vec(v, n, device)
+        };
+        Ok(Self::Mixed(RowSplit {
+            text: idx(text_rows)?,
+            audio: idx(audio_rows)?,
+            restore: idx(restore)?,
+        }))
+    }
 }
 
 /// Keys and values seen so far by one layer, `[batch, kv_heads, seq, head_dim]`.
@@ -381,14 +413,7 @@ impl Backbone {
             candle_core::bail!("{} audio flags for {t} positions", audio.len());
         }
         let start = cache.len;
-        let rows = if audio.iter().all(|&a| a) {
-            RowKinds::AllAudio
-        } else if !audio.iter().any(|&a| a) {
-            RowKinds::AllText
-        } else {
-            let flags: Vec<u8> = audio.iter().map(|&a| u8::from(a)).collect();
-            RowKinds::Mixed(Tensor::from_vec(flags, (1, t, 1), &self.device)?)
-        };
+        let rows = RowKinds::new(audio, &self.device)?;
         let rope = self.rope(start, t)?;
         let mask = if t > 1 {
             let total = start + t;
