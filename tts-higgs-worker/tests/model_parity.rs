@@ -163,9 +163,10 @@ fn kv_cache_decoding_equals_full_recompute() {
     let p = prompt(&f, "voice");
     let cfg = f.model.config();
     let k = f.model.num_codebooks();
-    // A few delayed columns to feed after the prompt, BOS column first.
+    // Delayed columns to feed after the prompt, BOS column first; enough of them to cross the
+    // KV buffers' first growth (512 positions).
     let mut columns = vec![vec![cfg.stream_bos_id; k]];
-    for step in 0..5u32 {
+    for step in 0..380u32 {
         columns.push(
             (0..k as u32)
                 .map(|c| (step * 7 + c * 3) % cfg.codebook_size as u32)
@@ -518,4 +519,45 @@ fn published_checkpoint_manifest_loads_without_missing_or_unused_tensors() {
     assert_eq!(shapes.len(), 397);
     let backbone = build_backbone(&cfg, ShapeOnly(shapes), DType::BF16, &Device::Cpu);
     assert!(backbone.is_ok(), "{:?}", backbone.err());
+}
+
+#[test]
+fn loads_through_a_safetensors_index_and_names_a_missing_shard() {
+    let src = fixture_dir();
+    let dir = std::env::temp_dir().join(format!("higgs-index-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["config.json", "tokenizer.json"] {
+        std::fs::copy(src.join(file), dir.join(file)).unwrap();
+    }
+    std::fs::copy(
+        src.join("model.safetensors"),
+        dir.join("model-00001-of-00001.safetensors"),
+    )
+    .unwrap();
+    let weight_map: serde_json::Map<String, Value> = fixture_shapes()
+        .into_keys()
+        .map(|n| (n, Value::from("model-00001-of-00001.safetensors")))
+        .collect();
+    let index = serde_json::json!({ "metadata": {}, "weight_map": weight_map });
+    std::fs::write(dir.join("model.safetensors.index.json"), index.to_string()).unwrap();
+    let loaded = HiggsModel::load(&dir, &Device::Cpu, DType::F32);
+    assert!(loaded.is_ok(), "{:?}", loaded.err());
+
+    let mut broken = index.clone();
+    broken["weight_map"]["norm.weight"] = Value::from("model-00002-of-00002.safetensors");
+    std::fs::write(dir.join("model.safetensors.index.json"), broken.to_string()).unwrap();
+    let err = HiggsModel::load(&dir, &Device::Cpu, DType::F32)
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("model-00002-of-00002.safetensors"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_model_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<HiggsModel>();
 }

@@ -228,25 +228,27 @@ impl RowKinds {
     }
 }
 
-/// Keys and values seen so far by one layer, `[batch, kv_heads, seq, head_dim]`.
-#[derive(Default, Clone)]
-pub struct LayerCache {
-    kv: Option<(Tensor, Tensor)>,
+/// Keys and values seen so far by one layer, `[batch, kv_heads, seq, head_dim]`, in buffers that
+/// grow by [`KV_CHUNK`] positions so a decode step writes one position instead of copying all.
+struct LayerCache(candle_nn::kv_cache::KvCache);
+
+/// Positions the KV buffers grow by.
+const KV_CHUNK: usize = 512;
+
+impl Default for LayerCache {
+    fn default() -> Self {
+        Self(candle_nn::kv_cache::KvCache::new(2, KV_CHUNK))
+    }
 }
 
 impl LayerCache {
     fn append(&mut self, k: Tensor, v: Tensor) -> candle_core::Result<(Tensor, Tensor)> {
-        let kv = match self.kv.take() {
-            None => (k, v),
-            Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
-        };
-        self.kv = Some(kv.clone());
-        Ok(kv)
+        self.0.append(&k, &v)
     }
 }
 
 /// The KV cache of a whole generation: one entry per layer, plus how many positions it holds.
-#[derive(Clone)]
+/// Not `Clone`: the buffers are written in place.
 pub struct KvCache {
     layers: Vec<LayerCache>,
     len: usize,
@@ -353,7 +355,9 @@ impl Backbone {
 
     pub fn new_cache(&self) -> KvCache {
         KvCache {
-            layers: vec![LayerCache::default(); self.layers.len()],
+            layers: (0..self.layers.len())
+                .map(|_| LayerCache::default())
+                .collect(),
             len: 0,
         }
     }
