@@ -1,0 +1,173 @@
+//! Parity of the Rust Higgs audio tokenizer with the Python reference (boson-multimodal), on the
+//! tiny random-weight tokenizer in `tests/fixtures/codec/` that
+//! `scripts/higgs-reference/codec_fixtures.py` made and converted (see `info.json` there).
+//! CPU, f32.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use candle_core::{DType, Device, Tensor};
+use tts_higgs_worker::codec::{AudioTokenizer, CodecError, SAMPLE_RATE};
+
+fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/codec")
+}
+
+fn tokenizer() -> &'static AudioTokenizer {
+    static TOK: OnceLock<AudioTokenizer> = OnceLock::new();
+    TOK.get_or_init(|| AudioTokenizer::load(&fixture_dir(), &Device::Cpu).expect("load fixture tokenizer"))
+}
+
+fn expected() -> &'static HashMap<String, Tensor> {
+    static EXP: OnceLock<HashMap<String, Tensor>> = OnceLock::new();
+    EXP.get_or_init(|| {
+        candle_core::safetensors::load(fixture_dir().join("expected.safetensors"), &Device::Cpu)
+            .expect("load expected.safetensors")
+    })
+}
+
+fn floats(name: &str) -> Vec<f32> {
+    expected()[name].flatten_all().unwrap().to_vec1::<f32>().unwrap()
+}
+
+fn codes(name: &str) -> Vec<Vec<u32>> {
+    expected()[name]
+        .to_dtype(DType::U32)
+        .unwrap()
+        .to_vec2::<u32>()
+        .unwrap()
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "length differs");
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+fn max_abs(a: &[f32]) -> f32 {
+    a.iter().map(|x| x.abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn config_gives_the_published_frame_layout() {
+    let tok = tokenizer();
+    assert_eq!(tok.num_codebooks(), 8);
+    assert_eq!(tok.frame_rate(), 25.0);
+    assert_eq!(tok.samples_per_frame(), 960);
+    assert_eq!(SAMPLE_RATE, 24_000);
+}
+
+#[test]
+fn decode_matches_reference() {
+    let out = tokenizer().decode(&codes("decode_codes")).unwrap();
+    let want = floats("decode_wav");
+    let diff = max_abs_diff(&out, &want);
+    eprintln!("decode: max |diff| {diff:.3e}, max |ref| {:.3e}", max_abs(&want));
+    assert!(diff < 1e-5, "decode max |diff| {diff}");
+}
+
+#[test]
+fn semantic_features_match_reference() {
+    let feats = tokenizer().semantic_features(&floats("wav24")).unwrap();
+    let want = &expected()["semantic24"];
+    assert_eq!(feats.dims(), want.dims());
+    let got = feats.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let want = want.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let diff = max_abs_diff(&got, &want);
+    eprintln!("semantic: max |diff| {diff:.3e}, max |ref| {:.3e}", max_abs(&want));
+    assert!(diff < 1e-4, "semantic max |diff| {diff}");
+}
+
+#[test]
+fn quantizer_input_matches_reference() {
+    let e = tokenizer().quantizer_input(&floats("wav24"), 24_000).unwrap();
+    let want = &expected()["quant_in24"];
+    assert_eq!(e.dims(), want.dims());
+    let got = e.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let want = want.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let diff = max_abs_diff(&got, &want);
+    eprintln!("quantizer input: max |diff| {diff:.3e}, max |ref| {:.3e}", max_abs(&want));
+    assert!(diff < 1e-4, "quantizer input max |diff| {diff}");
+}
+
+#[test]
+fn encode_24k_codes_match_reference() {
+    let got = tokenizer().encode(&floats("wav24"), 24_000).unwrap();
+    assert_eq!(got, codes("codes24"));
+}
+
+#[test]
+fn stream_equals_whole_decode() {
+    let tok = tokenizer();
+    let codes = codes("decode_codes");
+    let whole = tok.decode(&codes).unwrap();
+    let frames = codes[0].len();
+    for chunk in [1, 3, 8] {
+        let mut stream = tok.stream_with_chunk(chunk);
+        let first_needed = stream.frames_before_first_audio();
+        let mut out = Vec::new();
+        let mut first_at = None;
+        for f in 0..frames {
+            let frame: Vec<u32> = codes.iter().map(|row| row[f]).collect();
+            let piece = stream.push(&frame).unwrap();
+            if !piece.is_empty() && first_at.is_none() {
+                first_at = Some(f + 1);
+            }
+            out.extend(piece);
+        }
+        out.extend(stream.finish().unwrap());
+        if first_needed <= frames {
+            assert_eq!(first_at, Some(first_needed), "chunk {chunk}");
+        }
+        let diff = max_abs_diff(&out, &whole);
+        eprintln!("stream chunk {chunk}: first audio after {first_at:?} frames, max |diff| {diff:.3e}");
+        assert!(diff < 1e-5, "chunk {chunk}: stream vs whole max |diff| {diff}");
+    }
+}
+
+#[test]
+fn bad_codes_are_errors() {
+    let tok = tokenizer();
+    let mut codes = codes("decode_codes");
+    assert!(matches!(
+        tok.decode(&codes[..7]),
+        Err(CodecError::CodebookCount { expected: 8, got: 7 })
+    ));
+    codes[3][5] = 64;
+    let err = tok.decode(&codes).unwrap_err();
+    assert!(matches!(
+        err,
+        CodecError::CodeOutOfRange { code: 64, codebook: 3, frame: 5, size: 64 }
+    ));
+    assert!(err.to_string().contains("out of range"), "{err}");
+    codes[3][5] = 0;
+    codes[2].pop();
+    assert!(matches!(tok.decode(&codes), Err(CodecError::RaggedCodes { codebook: 2, .. })));
+    let empty: Vec<Vec<u32>> = vec![Vec::new(); 8];
+    assert!(matches!(tok.decode(&empty), Err(CodecError::NoFrames)));
+    let mut stream = tok.stream();
+    assert!(matches!(stream.push(&[0; 3]), Err(CodecError::CodebookCount { .. })));
+    assert!(matches!(stream.push(&[0, 0, 0, 0, 0, 0, 0, 99]), Err(CodecError::CodeOutOfRange { .. })));
+    assert!(stream.finish().unwrap().is_empty());
+}
+
+#[test]
+fn bad_audio_is_an_error() {
+    let tok = tokenizer();
+    assert!(matches!(tok.encode(&[], 24_000), Err(CodecError::EmptyAudio)));
+    assert!(matches!(tok.encode(&[0.1; 100], 0), Err(CodecError::ZeroSampleRate)));
+    assert!(matches!(tok.encode(&[0.0, f32::NAN], 24_000), Err(CodecError::NonFiniteAudio(1))));
+    assert!(matches!(tok.encode(&[0.1; 10], 24_000), Err(CodecError::AudioTooShort { .. })));
+}
+
+#[test]
+fn missing_files_name_the_path() {
+    let dir = std::env::temp_dir().join("yapit-codec-missing");
+    let _ = std::fs::create_dir_all(&dir);
+    let err = AudioTokenizer::load(&dir, &Device::Cpu).unwrap_err();
+    assert!(err.to_string().contains("config.json"), "{err}");
+    std::fs::copy(fixture_dir().join("config.json"), dir.join("config.json")).unwrap();
+    let err = AudioTokenizer::load(&dir, &Device::Cpu).unwrap_err();
+    assert!(err.to_string().contains("model.safetensors"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
