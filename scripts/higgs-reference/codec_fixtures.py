@@ -15,10 +15,11 @@ codebooks of width 8. Everything is seeded, so re-running gives the same files.
 It saves the tiny tokenizer in the PUBLISHED format (model.pth + config.json) to a temp dir,
 converts it with convert_tokenizer.py into tts-higgs-worker/tests/fixtures/codec/, and writes
 expected.safetensors there with the reference's outputs:
-  wav24, wav16            inputs: a 1.2 s 24 kHz clip, a 1.0 s 16 kHz clip
+  wav24, wav16, wav441    inputs: 1.2 s at 24 kHz, 1.0 s at 16 kHz, 0.6 s at 44.1 kHz
+  wav16_24, wav441_24     librosa.resample (soxr HQ) of those to 24 kHz, as encode() does
   semantic24              get_regress_target(wav24) (frames, 32): HuBERT mean, step-down
   quant_in24              fc_prior output, the quantizer input (frames, 48)
-  codes24, codes16        encode() codes [codebook][frame] (int64)
+  codes24, codes16, codes441  encode() codes [codebook][frame] (int64)
   codes16_ta              codes of wav16 if resampled with torchaudio instead of librosa
   decode_codes, decode_wav  random codes (8 x 20) and decode() of them (20 * 960 samples)
 and info.json with the nearest-vs-second-nearest distance margins of every quantizer decision
@@ -139,7 +140,14 @@ def test_inputs():
     t16 = np.arange(16000) / 16000
     wav16 = 0.5 * np.sin(2 * np.pi * 310 * t16) * (0.5 + 0.5 * np.cos(2 * np.pi * 1.7 * t16))
     wav16 = wav16 + 0.15 * np.sin(2 * np.pi * 2200 * t16) + 0.02 * rng.standard_normal(t16.size)
-    return wav24.astype(np.float32), wav16.astype(np.float32)
+    # Fade in/out over 50 ms, as a recorded clip starts and ends: the resampler comparison is
+    # about the signal, not about how soxr treats an abrupt edge.
+    wav16 = wav16 * np.minimum(1.0, np.minimum(np.arange(t16.size), np.arange(t16.size)[::-1]) / 800)
+    t44 = np.arange(int(0.6 * 44100)) / 44100
+    wav441 = 0.3 * np.sign(np.sin(2 * np.pi * 150 * t44)) * np.exp(-3 * t44) + 0.2 * np.sin(2 * np.pi * 5000 * t44)
+    wav441 = wav441 + 0.03 * rng.standard_normal(t44.size)
+    wav441 = wav441 * np.minimum(1.0, np.minimum(np.arange(t44.size), np.arange(t44.size)[::-1]) / 2205)
+    return wav24.astype(np.float32), wav16.astype(np.float32), wav441.astype(np.float32)
 
 
 @torch.no_grad()
@@ -190,16 +198,18 @@ def main():
     seed_all()
     torch.set_num_threads(1)
     m = build_tiny()
-    wav24, wav16 = test_inputs()
+    wav24, wav16, wav441 = test_inputs()
     wav16_24 = librosa.resample(wav16, orig_sr=16000, target_sr=24000).astype(np.float32)
+    wav441_24 = librosa.resample(wav441, orig_sr=44100, target_sr=24000).astype(np.float32)
     wav16_24_ta = torchaudio.functional.resample(torch.from_numpy(wav16), 16000, 24000).numpy()
 
     lat24, lat16 = quantizer_input(m, wav24)[1], quantizer_input(m, wav16_24)[1]
+    lat441 = quantizer_input(m, wav441_24)[1]
     # Deterministic search for codebooks under which no quantizer decision of either clip is a
     # near-tie, so equal codes in Rust are a meaningful check and not luck of rounding.
     for codebook_seed in range(SEED, SEED + 200):
-        init_codebooks(m, torch.cat([lat24, lat16]), codebook_seed)
-        if min(margins(m, lat24) + margins(m, lat16)) >= MIN_MARGIN:
+        init_codebooks(m, torch.cat([lat24, lat16, lat441]), codebook_seed)
+        if min(margins(m, lat24) + margins(m, lat16) + margins(m, lat441)) >= MIN_MARGIN:
             break
     else:
         sys.exit("error: no codebook seed without near-ties; change the inputs")
@@ -225,9 +235,11 @@ def main():
     semantic24, quant_in24 = quantizer_input(m, wav24)
     _, quant_in16 = quantizer_input(m, wav16_24)
     _, quant_in16_ta = quantizer_input(m, wav16_24_ta)
+    _, quant_in441 = quantizer_input(m, wav441_24)
     codes24 = m.encode(wav24, sr=24000)
     codes16 = m.encode(wav16, sr=16000)
     codes16_ta = m.encode(wav16_24_ta, sr=24000)
+    codes441 = m.encode(wav441, sr=44100)
     g = torch.Generator().manual_seed(SEED + 1)
     decode_codes = torch.randint(0, BINS, (N_Q, 20), generator=g)
     decode_wav = torch.from_numpy(m.decode(decode_codes[None]))[0, 0]
@@ -240,6 +252,8 @@ def main():
         "margins24": margins(m, quant_in24),
         "margins16": margins(m, quant_in16),
         "margins16_torchaudio": margins(m, quant_in16_ta),
+        "margins441": margins(m, quant_in441),
+        "frames441": int(codes441.shape[1]),
         "codes16_equal_with_torchaudio_resampler": bool(torch.equal(codes16, codes16_ta)),
         "codes16_frames_differing_with_torchaudio_resampler": int((codes16 != codes16_ta).any(0).sum())
         if codes16.shape == codes16_ta.shape
@@ -250,7 +264,7 @@ def main():
         "distinct_codes_per_codebook24": [len(set(r.tolist())) for r in codes24],
         "decode_wav_rms": float(decode_wav.pow(2).mean().sqrt()),
     }
-    for key in ("margins24", "margins16"):
+    for key in ("margins24", "margins16", "margins441"):
         worst = min(info[key])
         if worst < MIN_MARGIN:
             sys.exit(f"error: {key} has a near-tie ({worst:.2e} < {MIN_MARGIN}); change the inputs or seed")
@@ -263,6 +277,10 @@ def main():
         "codes24": codes24.to(torch.int64).contiguous(),
         "codes16": codes16.to(torch.int64).contiguous(),
         "codes16_ta": codes16_ta.to(torch.int64).contiguous(),
+        "wav441": torch.from_numpy(wav441),
+        "wav16_24": torch.from_numpy(wav16_24),
+        "wav441_24": torch.from_numpy(wav441_24),
+        "codes441": codes441.to(torch.int64).contiguous(),
         "decode_codes": decode_codes.to(torch.int64).contiguous(),
         "decode_wav": decode_wav.contiguous(),
     }

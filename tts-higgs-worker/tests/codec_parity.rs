@@ -16,7 +16,9 @@ fn fixture_dir() -> PathBuf {
 
 fn tokenizer() -> &'static AudioTokenizer {
     static TOK: OnceLock<AudioTokenizer> = OnceLock::new();
-    TOK.get_or_init(|| AudioTokenizer::load(&fixture_dir(), &Device::Cpu).expect("load fixture tokenizer"))
+    TOK.get_or_init(|| {
+        AudioTokenizer::load(&fixture_dir(), &Device::Cpu).expect("load fixture tokenizer")
+    })
 }
 
 fn expected() -> &'static HashMap<String, Tensor> {
@@ -28,7 +30,11 @@ fn expected() -> &'static HashMap<String, Tensor> {
 }
 
 fn floats(name: &str) -> Vec<f32> {
-    expected()[name].flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    expected()[name]
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
 }
 
 fn codes(name: &str) -> Vec<Vec<u32>> {
@@ -41,7 +47,10 @@ fn codes(name: &str) -> Vec<Vec<u32>> {
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length differs");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn max_abs(a: &[f32]) -> f32 {
@@ -62,7 +71,10 @@ fn decode_matches_reference() {
     let out = tokenizer().decode(&codes("decode_codes")).unwrap();
     let want = floats("decode_wav");
     let diff = max_abs_diff(&out, &want);
-    eprintln!("decode: max |diff| {diff:.3e}, max |ref| {:.3e}", max_abs(&want));
+    eprintln!(
+        "decode: max |diff| {diff:.3e}, max |ref| {:.3e}",
+        max_abs(&want)
+    );
     assert!(diff < 1e-5, "decode max |diff| {diff}");
 }
 
@@ -74,19 +86,27 @@ fn semantic_features_match_reference() {
     let got = feats.flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let want = want.flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let diff = max_abs_diff(&got, &want);
-    eprintln!("semantic: max |diff| {diff:.3e}, max |ref| {:.3e}", max_abs(&want));
+    eprintln!(
+        "semantic: max |diff| {diff:.3e}, max |ref| {:.3e}",
+        max_abs(&want)
+    );
     assert!(diff < 1e-4, "semantic max |diff| {diff}");
 }
 
 #[test]
 fn quantizer_input_matches_reference() {
-    let e = tokenizer().quantizer_input(&floats("wav24"), 24_000).unwrap();
+    let e = tokenizer()
+        .quantizer_input(&floats("wav24"), 24_000)
+        .unwrap();
     let want = &expected()["quant_in24"];
     assert_eq!(e.dims(), want.dims());
     let got = e.flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let want = want.flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let diff = max_abs_diff(&got, &want);
-    eprintln!("quantizer input: max |diff| {diff:.3e}, max |ref| {:.3e}", max_abs(&want));
+    eprintln!(
+        "quantizer input: max |diff| {diff:.3e}, max |ref| {:.3e}",
+        max_abs(&want)
+    );
     assert!(diff < 1e-4, "quantizer input max |diff| {diff}");
 }
 
@@ -94,6 +114,38 @@ fn quantizer_input_matches_reference() {
 fn encode_24k_codes_match_reference() {
     let got = tokenizer().encode(&floats("wav24"), 24_000).unwrap();
     assert_eq!(got, codes("codes24"));
+}
+
+#[test]
+fn resampling_to_24k_is_close_to_librosa() {
+    use tts_higgs_worker::codec::resample::resample_hq;
+    for (input, rate, want) in [
+        ("wav16", 16_000, "wav16_24"),
+        ("wav441", 44_100, "wav441_24"),
+    ] {
+        let got = resample_hq(&floats(input), rate, 24_000);
+        let want = floats(want);
+        let diff = max_abs_diff(&got, &want);
+        eprintln!(
+            "resample {rate} -> 24000: max |diff| {diff:.3e}, max |ref| {:.3e}",
+            max_abs(&want)
+        );
+        // Not bit-exact: soxr is approximated (see `resample` docs); full-band content (the
+        // 44.1 kHz clip has a square wave and white noise) differs most.
+        assert!(diff < 2.5e-4, "{input}: max |diff| {diff}");
+    }
+}
+
+#[test]
+fn encode_16k_codes_match_reference() {
+    let got = tokenizer().encode(&floats("wav16"), 16_000).unwrap();
+    assert_eq!(got, codes("codes16"));
+}
+
+#[test]
+fn encode_44k1_codes_match_reference() {
+    let got = tokenizer().encode(&floats("wav441"), 44_100).unwrap();
+    assert_eq!(got, codes("codes441"));
 }
 
 #[test]
@@ -120,8 +172,13 @@ fn stream_equals_whole_decode() {
             assert_eq!(first_at, Some(first_needed), "chunk {chunk}");
         }
         let diff = max_abs_diff(&out, &whole);
-        eprintln!("stream chunk {chunk}: first audio after {first_at:?} frames, max |diff| {diff:.3e}");
-        assert!(diff < 1e-5, "chunk {chunk}: stream vs whole max |diff| {diff}");
+        eprintln!(
+            "stream chunk {chunk}: first audio after {first_at:?} frames, max |diff| {diff:.3e}"
+        );
+        assert!(
+            diff < 1e-6,
+            "chunk {chunk}: stream vs whole max |diff| {diff}"
+        );
     }
 }
 
@@ -131,33 +188,62 @@ fn bad_codes_are_errors() {
     let mut codes = codes("decode_codes");
     assert!(matches!(
         tok.decode(&codes[..7]),
-        Err(CodecError::CodebookCount { expected: 8, got: 7 })
+        Err(CodecError::CodebookCount {
+            expected: 8,
+            got: 7
+        })
     ));
     codes[3][5] = 64;
     let err = tok.decode(&codes).unwrap_err();
     assert!(matches!(
         err,
-        CodecError::CodeOutOfRange { code: 64, codebook: 3, frame: 5, size: 64 }
+        CodecError::CodeOutOfRange {
+            code: 64,
+            codebook: 3,
+            frame: 5,
+            size: 64
+        }
     ));
     assert!(err.to_string().contains("out of range"), "{err}");
     codes[3][5] = 0;
     codes[2].pop();
-    assert!(matches!(tok.decode(&codes), Err(CodecError::RaggedCodes { codebook: 2, .. })));
+    assert!(matches!(
+        tok.decode(&codes),
+        Err(CodecError::RaggedCodes { codebook: 2, .. })
+    ));
     let empty: Vec<Vec<u32>> = vec![Vec::new(); 8];
     assert!(matches!(tok.decode(&empty), Err(CodecError::NoFrames)));
     let mut stream = tok.stream();
-    assert!(matches!(stream.push(&[0; 3]), Err(CodecError::CodebookCount { .. })));
-    assert!(matches!(stream.push(&[0, 0, 0, 0, 0, 0, 0, 99]), Err(CodecError::CodeOutOfRange { .. })));
+    assert!(matches!(
+        stream.push(&[0; 3]),
+        Err(CodecError::CodebookCount { .. })
+    ));
+    assert!(matches!(
+        stream.push(&[0, 0, 0, 0, 0, 0, 0, 99]),
+        Err(CodecError::CodeOutOfRange { .. })
+    ));
     assert!(stream.finish().unwrap().is_empty());
 }
 
 #[test]
 fn bad_audio_is_an_error() {
     let tok = tokenizer();
-    assert!(matches!(tok.encode(&[], 24_000), Err(CodecError::EmptyAudio)));
-    assert!(matches!(tok.encode(&[0.1; 100], 0), Err(CodecError::ZeroSampleRate)));
-    assert!(matches!(tok.encode(&[0.0, f32::NAN], 24_000), Err(CodecError::NonFiniteAudio(1))));
-    assert!(matches!(tok.encode(&[0.1; 10], 24_000), Err(CodecError::AudioTooShort { .. })));
+    assert!(matches!(
+        tok.encode(&[], 24_000),
+        Err(CodecError::EmptyAudio)
+    ));
+    assert!(matches!(
+        tok.encode(&[0.1; 100], 0),
+        Err(CodecError::ZeroSampleRate)
+    ));
+    assert!(matches!(
+        tok.encode(&[0.0, f32::NAN], 24_000),
+        Err(CodecError::NonFiniteAudio(1))
+    ));
+    assert!(matches!(
+        tok.encode(&[0.1; 10], 24_000),
+        Err(CodecError::AudioTooShort { .. })
+    ));
 }
 
 #[test]

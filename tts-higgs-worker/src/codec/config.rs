@@ -161,7 +161,10 @@ impl CodecConfig {
     pub(crate) fn validate(&self) -> Result<(), CodecError> {
         let bad = |msg: String| Err(CodecError::InvalidConfig(msg));
         if self.ratios.is_empty() || self.ratios.contains(&0) {
-            return bad(format!("ratios must be non-empty and positive, got {:?}", self.ratios));
+            return bad(format!(
+                "ratios must be non-empty and positive, got {:?}",
+                self.ratios
+            ));
         }
         if self.sample_rate == 0 || self.semantic_sample_rate == 0 {
             return bad("sample rates must be positive".into());
@@ -189,7 +192,7 @@ impl CodecConfig {
                 h.hidden_size, self.semantic_dim
             ));
         }
-        if h.num_attention_heads == 0 || h.hidden_size % h.num_attention_heads != 0 {
+        if h.num_attention_heads == 0 || !h.hidden_size.is_multiple_of(h.num_attention_heads) {
             return bad(format!(
                 "hubert.hidden_size {} is not divisible by {} heads",
                 h.hidden_size, h.num_attention_heads
@@ -199,17 +202,25 @@ impl CodecConfig {
             || h.conv_dim.len() != h.conv_kernel.len()
             || h.conv_dim.len() != h.conv_stride.len()
         {
-            return bad("hubert conv_dim, conv_kernel and conv_stride must have one equal, non-zero length".into());
+            return bad(
+                "hubert conv_dim, conv_kernel and conv_stride must have one equal, non-zero length"
+                    .into(),
+            );
         }
         if h.do_stable_layer_norm {
             return bad("hubert do_stable_layer_norm=true is not supported".into());
         }
         if h.feat_extract_norm != "group" && h.feat_extract_norm != "layer" {
-            return bad(format!("hubert feat_extract_norm {:?} is not supported", h.feat_extract_norm));
+            return bad(format!(
+                "hubert feat_extract_norm {:?} is not supported",
+                h.feat_extract_norm
+            ));
         }
         for act in [&h.hidden_act, &h.feat_extract_activation] {
             if act != "gelu" {
-                return bad(format!("hubert activation {act:?} is not supported (only \"gelu\")"));
+                return bad(format!(
+                    "hubert activation {act:?} is not supported (only \"gelu\")"
+                ));
             }
         }
         let s = &self.semantic_encoder;

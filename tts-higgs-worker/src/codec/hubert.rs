@@ -1,7 +1,7 @@
 //! HuBERT (transformers' `HubertModel`, post-layer-norm variant as in HuBERT-base), inference
 //! only, returning every hidden state so the tokenizer can average them.
 
-use candle_core::{Result, Tensor, D};
+use candle_core::{D, Result, Tensor};
 use candle_nn::{LayerNorm, Module, VarBuilder};
 
 use super::config::HubertConfig;
@@ -39,7 +39,11 @@ struct ConvLayer {
 }
 
 fn layer_norm(vb: VarBuilder, dim: usize, eps: f64) -> Result<LayerNorm> {
-    Ok(LayerNorm::new(vb.get(dim, "weight")?, vb.get(dim, "bias")?, eps))
+    Ok(LayerNorm::new(
+        vb.get(dim, "weight")?,
+        vb.get(dim, "bias")?,
+        eps,
+    ))
 }
 
 #[derive(Debug, Clone)]
@@ -91,8 +95,14 @@ impl Hubert {
             )?;
             let norm = match (cfg.feat_extract_norm.as_str(), i) {
                 ("group", 0) => ConvNorm::Group(ChannelNorm {
-                    weight: vbl.pp("layer_norm").get(out, "weight")?.reshape((1, out, 1))?,
-                    bias: vbl.pp("layer_norm").get(out, "bias")?.reshape((1, out, 1))?,
+                    weight: vbl
+                        .pp("layer_norm")
+                        .get(out, "weight")?
+                        .reshape((1, out, 1))?,
+                    bias: vbl
+                        .pp("layer_norm")
+                        .get(out, "bias")?
+                        .reshape((1, out, 1))?,
                     eps: 1e-5,
                 }),
                 ("layer", _) => ConvNorm::Layer(layer_norm(vbl.pp("layer_norm"), out, 1e-5)?),
@@ -146,7 +156,7 @@ impl Hubert {
             proj_norm,
             proj,
             pos_conv,
-            pos_trim: k % 2 == 0,
+            pos_trim: k.is_multiple_of(2),
             enc_norm,
             layers,
             heads: cfg.num_attention_heads,
@@ -158,7 +168,10 @@ impl Hubert {
         cfg.conv_kernel
             .iter()
             .zip(&cfg.conv_stride)
-            .fold(samples, |len, (&k, &s)| if len < k { 0 } else { (len - k) / s + 1 })
+            .fold(
+                samples,
+                |len, (&k, &s)| if len < k { 0 } else { (len - k) / s + 1 },
+            )
     }
 
     /// Waveform (1, samples) -> mean over all hidden states (embedding output and every layer),
@@ -198,7 +211,9 @@ impl Hubert {
         let (b, t, dim) = h.dims3()?;
         let hd = dim / self.heads;
         let split = |x: Tensor| -> Result<Tensor> {
-            x.reshape((b, t, self.heads, hd))?.transpose(1, 2)?.contiguous()
+            x.reshape((b, t, self.heads, hd))?
+                .transpose(1, 2)?
+                .contiguous()
         };
         let q = split((l.q.forward(h)? * (hd as f64).powf(-0.5))?)?;
         let k = split(l.k.forward(h)?)?;

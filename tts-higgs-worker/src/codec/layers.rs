@@ -1,7 +1,7 @@
 //! Small convolution building blocks shared by the DAC, semantic and HuBERT parts.
 //! Weight norm is folded into plain weights by the converter, so these are plain convolutions.
 
-use candle_core::{Result, Tensor, D};
+use candle_core::{D, Result, Tensor};
 use candle_nn::VarBuilder;
 
 /// `nn.Conv1d` with explicit padding (zeros on both sides), stride, dilation and groups.
@@ -103,7 +103,9 @@ impl ConvTranspose1d {
         output_padding: usize,
     ) -> Result<Self> {
         if output_padding > padding {
-            candle_core::bail!("output_padding {output_padding} > padding {padding} is not supported");
+            candle_core::bail!(
+                "output_padding {output_padding} > padding {padding} is not supported"
+            );
         }
         Ok(Self {
             weight: vb.get((in_ch, out_ch, kernel), "weight")?,
@@ -118,8 +120,8 @@ impl ConvTranspose1d {
         let (_, _, l_in) = x.dims3()?;
         let (_, _, k) = self.weight.dims3()?;
         let full = x.conv_transpose1d(&self.weight, 0, 0, self.stride, 1, 1)?;
-        let out_len = ((l_in - 1) * self.stride + k + self.output_padding)
-            .saturating_sub(2 * self.padding);
+        let out_len =
+            ((l_in - 1) * self.stride + k + self.output_padding).saturating_sub(2 * self.padding);
         full.narrow(D::Minus1, self.padding, out_len)?
             .broadcast_add(&self.bias)
     }

@@ -20,11 +20,11 @@ mod stream;
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{D, DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
 pub use config::{CodecConfig, HubertConfig, SemanticEncoderConfig};
-pub use stream::{StreamDecoder, DEFAULT_STREAM_CHUNK_FRAMES};
+pub use stream::{DEFAULT_STREAM_CHUNK_FRAMES, StreamDecoder};
 
 use dac::{DacDecoder, DacEncoder};
 use hubert::Hubert;
@@ -68,7 +68,9 @@ pub enum CodecError {
         len: usize,
         first: usize,
     },
-    #[error("code {code} (codebook {codebook}, frame {frame}) is out of range: codebooks have {size} entries")]
+    #[error(
+        "code {code} (codebook {codebook}, frame {frame}) is out of range: codebooks have {size} entries"
+    )]
     CodeOutOfRange {
         code: u32,
         codebook: usize,
@@ -146,7 +148,13 @@ impl AudioTokenizer {
                 )?,
                 fc_prior: Linear::load(vb.pp("fc_prior"), cfg.d + sem, qdim)?,
                 fc_post2: Linear::load(vb.pp("fc_post2"), qdim, cfg.d)?,
-                rvq: Rvq::load(vb.pp("quantizer"), cfg.n_q, cfg.bins, qdim, cfg.codebook_dim)?,
+                rvq: Rvq::load(
+                    vb.pp("quantizer"),
+                    cfg.n_q,
+                    cfg.bins,
+                    qdim,
+                    cfg.codebook_dim,
+                )?,
                 context: dac::decoder_context_frames(&cfg),
                 device: device.clone(),
                 cfg: cfg.clone(),
@@ -185,9 +193,9 @@ impl AudioTokenizer {
 
     /// Mono samples at any rate -> codes `[codebook][frame]`.
     ///
-    /// Other rates are resampled to 24 kHz with the torchaudio-style sinc resampler of
-    /// [`resample`]; note the reference uses librosa's default (soxr "HQ") there, so codes of
-    /// non-24 kHz clips can differ from the reference where a frame is close to a tie.
+    /// Other rates are resampled to 24 kHz with [`resample::resample_hq`], which approximates
+    /// the reference's `librosa.resample` (soxr HQ) closely but not bit for bit, so a frame of a
+    /// non-24 kHz clip that is within ~1e-4 of a codebook tie could get a different code.
     pub fn encode(&self, samples: &[f32], sample_rate: u32) -> Result<Vec<Vec<u32>>, CodecError> {
         let latent = self.quantizer_input(samples, sample_rate)?;
         Ok(self.rvq.encode(&latent)?)
@@ -200,7 +208,7 @@ impl AudioTokenizer {
         let wav = if sample_rate == self.cfg.sample_rate {
             samples.to_vec()
         } else {
-            resample::resample(samples, sample_rate, self.cfg.sample_rate)
+            resample::resample_hq(samples, sample_rate, self.cfg.sample_rate)
         };
         let semantic = self.semantic_features(&wav)?;
         let e_sem = self
@@ -304,7 +312,12 @@ impl AudioTokenizer {
         Ok(first)
     }
 
-    fn check_row(&self, codebook: usize, row: &[u32], first_frame: usize) -> Result<(), CodecError> {
+    fn check_row(
+        &self,
+        codebook: usize,
+        row: &[u32],
+        first_frame: usize,
+    ) -> Result<(), CodecError> {
         if let Some((i, &code)) = row
             .iter()
             .enumerate()
@@ -330,7 +343,12 @@ impl AudioTokenizer {
             .map(|row| Tensor::from_slice(row, frames, &self.device))
             .collect::<candle_core::Result<Vec<_>>>()?;
         let quantized = self.rvq.decode(&ids)?;
-        let latent = self.fc_post2.forward(&quantized)?.t()?.unsqueeze(0)?.contiguous()?;
+        let latent = self
+            .fc_post2
+            .forward(&quantized)?
+            .t()?
+            .unsqueeze(0)?
+            .contiguous()?;
         let wav = self.decoder.forward(&latent)?;
         Ok(wav.flatten_all()?.to_vec1::<f32>()?)
     }

@@ -2,7 +2,7 @@
 //! residual into the codebook space, take the nearest entry (Euclidean), project it back, and
 //! subtract it from the residual. Decoding sums the projected-back entries.
 
-use candle_core::{Result, Tensor, D};
+use candle_core::{D, Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::layers::Linear;

@@ -26,7 +26,14 @@ pub(crate) struct SemanticEncoder {
     blocks: Vec<Block>,
 }
 
-fn conv(in_ch: usize, out_ch: usize, kernel: usize, stride: usize, dilation: usize, bias: bool) -> ConvSpec {
+fn conv(
+    in_ch: usize,
+    out_ch: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+    bias: bool,
+) -> ConvSpec {
     ConvSpec {
         stride,
         ..ConvSpec::same(in_ch, out_ch, kernel, dilation, bias)
@@ -35,7 +42,10 @@ fn conv(in_ch: usize, out_ch: usize, kernel: usize, stride: usize, dilation: usi
 
 impl SemanticEncoder {
     pub fn load(vb: VarBuilder, cfg: &SemanticEncoderConfig, dim: usize) -> Result<Self> {
-        let first = Conv1d::load(vb.pp("conv").pp("conv"), conv(dim, dim, cfg.kernel_size, 1, 1, false))?;
+        let first = Conv1d::load(
+            vb.pp("conv").pp("conv"),
+            conv(dim, dim, cfg.kernel_size, 1, 1, false),
+        )?;
         let mut blocks = Vec::new();
         let mut in_ch = dim;
         for (i, (&ratio, &stride)) in cfg.channel_ratios.iter().zip(&cfg.strides).enumerate() {
@@ -57,11 +67,17 @@ impl SemanticEncoder {
                 })
                 .collect::<Result<Vec<_>>>()?;
             let kernel = if stride == 1 { 3 } else { 2 * stride };
-            let conv = Conv1d::load(vbb.pp("conv").pp("conv"), conv(in_ch, out_ch, kernel, stride, 1, true))?;
+            let conv = Conv1d::load(
+                vbb.pp("conv").pp("conv"),
+                conv(in_ch, out_ch, kernel, stride, 1, true),
+            )?;
             blocks.push(Block { res, conv });
             in_ch = out_ch;
         }
-        Ok(Self { conv: first, blocks })
+        Ok(Self {
+            conv: first,
+            blocks,
+        })
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {

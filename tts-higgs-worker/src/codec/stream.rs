@@ -76,7 +76,10 @@ impl<'a> StreamDecoder<'a> {
 
     /// Returns the samples of frames `emitted..end`, decoding frames up to `window_end`.
     fn emit(&mut self, end: usize, window_end: usize) -> Result<Vec<f32>, CodecError> {
-        let start = self.emitted.saturating_sub(self.tok.context.0).max(self.base);
+        let start = self
+            .emitted
+            .saturating_sub(self.tok.context.0)
+            .max(self.base);
         let frames = &self.pending[start - self.base..window_end - self.base];
         let n = frames.len();
         let rows: Vec<Vec<u32>> = (0..self.tok.num_codebooks())
