@@ -24,8 +24,14 @@ expected.safetensors there with the reference's outputs:
   decode_codes, decode_wav  random codes (8 x 20) and decode() of them (20 * 960 samples)
 and info.json with the nearest-vs-second-nearest distance margins of every quantizer decision
 (the script fails if a margin is so small that f32 rounding could flip a code).
+
+    python scripts/higgs-reference/codec_fixtures.py --real-size DIR
+instead writes the same files for a random tokenizer of the PUBLISHED sizes (DAC 64/1024,
+D = 256, HuBERT-base, 1024 x 64 codebooks; ~0.7 GB) to DIR, not to the repository, for
+`HIGGS_CODEC_REAL_DIR=DIR cargo test -p tts-higgs-worker --release --test codec_parity -- --ignored`.
 """
 
+import argparse
 import json
 import os
 import random
@@ -91,8 +97,15 @@ def seed_all():
     torch.manual_seed(SEED)
 
 
-def build_tiny():
-    hub_cfg = HubertConfig(**HUBERT)
+REAL = {"D": 256, "bins": 1024, "codebook_dim": 64}
+
+
+def published_config(real_size):
+    return {**PUBLISHED_CONFIG, **REAL} if real_size else PUBLISHED_CONFIG
+
+
+def build_tiny(real_size=False):
+    hub_cfg = HubertConfig(mask_time_prob=0.0) if real_size else HubertConfig(**HUBERT)
 
     class FakeAutoModel:
         @staticmethod
@@ -100,19 +113,9 @@ def build_tiny():
             return HubertModel(hub_cfg)
 
     hat.AutoModel = FakeAutoModel  # the reference would download bosonai/hubert_base
-    m = hat.HiggsAudioTokenizer(**PUBLISHED_CONFIG, device="cpu")
-    # The reference hard-codes DAC widths 64/1024 and a 768-wide semantic path; swap in tiny ones
-    # with the same structure.
-    m.encoder = dac2.Encoder(2, RATIOS, D)
-    m.decoder_2 = dac2.Decoder(D, 32, RATIOS)
-    m.semantic_dim = m.encoder_semantic_dim = SEM
-    m.quantizer_dim = D + SEM
-    m.encoder_semantic = Encoder(input_channels=SEM, encode_channels=SEM)
-    m.decoder_semantic = Decoder(code_dim=SEM, output_channels=SEM, decode_channels=SEM)
-    m.quantizer = ResidualVectorQuantizer(dimension=m.quantizer_dim, codebook_dim=CODEBOOK_DIM, n_q=N_Q, bins=BINS)
-    m.fc_prior = nn.Linear(D + SEM, m.quantizer_dim)
-    m.fc_post1 = nn.Linear(m.quantizer_dim, SEM)
-    m.fc_post2 = nn.Linear(m.quantizer_dim, D)
+    m = hat.HiggsAudioTokenizer(**published_config(real_size), device="cpu")
+    if not real_size:
+        shrink(m)
     # Random non-trivial snake alphas, weight-norm gains and biases, so every term is exercised.
     with torch.no_grad():
         for name, p in m.named_parameters():
@@ -129,6 +132,21 @@ def build_tiny():
                 p.add_(torch.randn_like(p) * 0.05)
     m.eval()
     return m
+
+
+def shrink(m):
+    """The reference hard-codes DAC widths 64/1024 and a 768-wide semantic path; swap in tiny
+    ones with the same structure."""
+    m.encoder = dac2.Encoder(2, RATIOS, D)
+    m.decoder_2 = dac2.Decoder(D, 32, RATIOS)
+    m.semantic_dim = m.encoder_semantic_dim = SEM
+    m.quantizer_dim = D + SEM
+    m.encoder_semantic = Encoder(input_channels=SEM, encode_channels=SEM)
+    m.decoder_semantic = Decoder(code_dim=SEM, output_channels=SEM, decode_channels=SEM)
+    m.quantizer = ResidualVectorQuantizer(dimension=m.quantizer_dim, codebook_dim=CODEBOOK_DIM, n_q=N_Q, bins=BINS)
+    m.fc_prior = nn.Linear(D + SEM, m.quantizer_dim)
+    m.fc_post1 = nn.Linear(m.quantizer_dim, SEM)
+    m.fc_post2 = nn.Linear(m.quantizer_dim, D)
 
 
 def test_inputs():
@@ -172,8 +190,9 @@ def init_codebooks(m, latents, seed):
     residual = latents
     for layer in m.quantizer.vq.layers:
         x = layer.project_in(residual)
-        idx = torch.randint(0, x.shape[0], (BINS,), generator=g)
-        embed = x[idx] + 0.3 * x.std() * torch.randn(BINS, CODEBOOK_DIM, generator=g)
+        bins, dim = layer._codebook.embed.shape
+        idx = torch.randint(0, x.shape[0], (bins,), generator=g)
+        embed = x[idx] + 0.3 * x.std() * torch.randn(bins, dim, generator=g)
         layer._codebook.embed.copy_(embed)
         layer._codebook.embed_avg.copy_(embed)
         layer._codebook.inited.fill_(1.0)
@@ -195,9 +214,14 @@ def margins(m, latent):
 
 
 def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--real-size", metavar="DIR", help="write a published-size random tokenizer to DIR")
+    args = ap.parse_args()
+    real_size = args.real_size is not None
+    out = args.real_size or OUT
     seed_all()
-    torch.set_num_threads(1)
-    m = build_tiny()
+    torch.set_num_threads(1 if not real_size else 2)
+    m = build_tiny(real_size)
     wav24, wav16, wav441 = test_inputs()
     wav16_24 = librosa.resample(wav16, orig_sr=16000, target_sr=24000).astype(np.float32)
     wav441_24 = librosa.resample(wav441, orig_sr=44100, target_sr=24000).astype(np.float32)
@@ -207,27 +231,28 @@ def main():
     lat441 = quantizer_input(m, wav441_24)[1]
     # Deterministic search for codebooks under which no quantizer decision of either clip is a
     # near-tie, so equal codes in Rust are a meaningful check and not luck of rounding.
-    for codebook_seed in range(SEED, SEED + 200):
+    for codebook_seed in range(SEED, SEED + (200 if not real_size else 5)):
         init_codebooks(m, torch.cat([lat24, lat16, lat441]), codebook_seed)
         if min(margins(m, lat24) + margins(m, lat16) + margins(m, lat441)) >= MIN_MARGIN:
             break
     else:
-        sys.exit("error: no codebook seed without near-ties; change the inputs")
+        if not real_size:
+            sys.exit("error: no codebook seed without near-ties; change the inputs")
 
     with tempfile.TemporaryDirectory() as published:
         torch.save(m.state_dict(), os.path.join(published, "model.pth"))
         with open(os.path.join(published, "config.json"), "w") as f:
-            json.dump(PUBLISHED_CONFIG, f)
+            json.dump(published_config(real_size), f)
         hub_path = os.path.join(published, "hubert_config.json")
         with open(hub_path, "w") as f:
-            json.dump(HUBERT, f)
+            json.dump(m.semantic_model.config.to_dict() if real_size else HUBERT, f)
         # Reload through the reference's own loader (strict=False, like the real checkpoint).
-        m2 = build_tiny()
+        m2 = build_tiny(real_size)
         m2.load_state_dict(torch.load(os.path.join(published, "model.pth"), weights_only=True))
         m2.eval()
         m = m2
         subprocess.run(
-            [sys.executable, os.path.join(os.path.dirname(__file__), "convert_tokenizer.py"), published, OUT,
+            [sys.executable, os.path.join(os.path.dirname(__file__), "convert_tokenizer.py"), published, out,
              "--hubert-config", hub_path],
             check=True,
         )
@@ -241,7 +266,7 @@ def main():
     codes16_ta = m.encode(wav16_24_ta, sr=24000)
     codes441 = m.encode(wav441, sr=44100)
     g = torch.Generator().manual_seed(SEED + 1)
-    decode_codes = torch.randint(0, BINS, (N_Q, 20), generator=g)
+    decode_codes = torch.randint(0, m.quantizer.bins, (N_Q, 20), generator=g)
     decode_wav = torch.from_numpy(m.decode(decode_codes[None]))[0, 0]
 
     info = {
@@ -266,7 +291,7 @@ def main():
     }
     for key in ("margins24", "margins16", "margins441"):
         worst = min(info[key])
-        if worst < MIN_MARGIN:
+        if worst < MIN_MARGIN and not real_size:
             sys.exit(f"error: {key} has a near-tie ({worst:.2e} < {MIN_MARGIN}); change the inputs or seed")
 
     tensors = {
@@ -284,8 +309,8 @@ def main():
         "decode_codes": decode_codes.to(torch.int64).contiguous(),
         "decode_wav": decode_wav.contiguous(),
     }
-    save_file(tensors, os.path.join(OUT, "expected.safetensors"))
-    with open(os.path.join(OUT, "info.json"), "w") as f:
+    save_file(tensors, os.path.join(out, "expected.safetensors"))
+    with open(os.path.join(out, "info.json"), "w") as f:
         json.dump(info, f, indent=2)
         f.write("\n")
     print(json.dumps(info, indent=2))

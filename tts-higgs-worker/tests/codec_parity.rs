@@ -14,35 +14,57 @@ fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/codec")
 }
 
+/// A converted tokenizer and the reference's outputs for it (`expected.safetensors`).
+struct Fixture {
+    tok: AudioTokenizer,
+    expected: HashMap<String, Tensor>,
+}
+
+impl Fixture {
+    fn load(dir: &Path) -> Self {
+        let tok = AudioTokenizer::load(dir, &Device::Cpu).expect("load fixture tokenizer");
+        let expected =
+            candle_core::safetensors::load(dir.join("expected.safetensors"), &Device::Cpu)
+                .expect("load expected.safetensors");
+        Self { tok, expected }
+    }
+
+    fn floats(&self, name: &str) -> Vec<f32> {
+        self.expected[name]
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    }
+
+    fn codes(&self, name: &str) -> Vec<Vec<u32>> {
+        self.expected[name]
+            .to_dtype(DType::U32)
+            .unwrap()
+            .to_vec2::<u32>()
+            .unwrap()
+    }
+}
+
+fn tiny() -> &'static Fixture {
+    static FIX: OnceLock<Fixture> = OnceLock::new();
+    FIX.get_or_init(|| Fixture::load(&fixture_dir()))
+}
+
 fn tokenizer() -> &'static AudioTokenizer {
-    static TOK: OnceLock<AudioTokenizer> = OnceLock::new();
-    TOK.get_or_init(|| {
-        AudioTokenizer::load(&fixture_dir(), &Device::Cpu).expect("load fixture tokenizer")
-    })
+    &tiny().tok
 }
 
 fn expected() -> &'static HashMap<String, Tensor> {
-    static EXP: OnceLock<HashMap<String, Tensor>> = OnceLock::new();
-    EXP.get_or_init(|| {
-        candle_core::safetensors::load(fixture_dir().join("expected.safetensors"), &Device::Cpu)
-            .expect("load expected.safetensors")
-    })
+    &tiny().expected
 }
 
 fn floats(name: &str) -> Vec<f32> {
-    expected()[name]
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap()
+    tiny().floats(name)
 }
 
 fn codes(name: &str) -> Vec<Vec<u32>> {
-    expected()[name]
-        .to_dtype(DType::U32)
-        .unwrap()
-        .to_vec2::<u32>()
-        .unwrap()
+    tiny().codes(name)
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
@@ -256,4 +278,82 @@ fn missing_files_name_the_path() {
     let err = AudioTokenizer::load(&dir, &Device::Cpu).unwrap_err();
     assert!(err.to_string().contains("model.safetensors"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The same checks on a random tokenizer of the published sizes, written (0.7 GB, not in the
+/// repository) by `codec_fixtures.py --real-size DIR`; run with
+/// `HIGGS_CODEC_REAL_DIR=DIR cargo test -p tts-higgs-worker --release --test codec_parity -- --ignored --nocapture`.
+#[test]
+#[ignore = "needs HIGGS_CODEC_REAL_DIR from codec_fixtures.py --real-size"]
+fn real_size_random_tokenizer_matches_reference() {
+    let dir = std::env::var_os("HIGGS_CODEC_REAL_DIR").expect("set HIGGS_CODEC_REAL_DIR");
+    let t0 = std::time::Instant::now();
+    let fix = Fixture::load(Path::new(&dir));
+    eprintln!("load: {:.2?}", t0.elapsed());
+    let tok = &fix.tok;
+    assert_eq!(tok.samples_per_frame(), 960);
+    eprintln!(
+        "decoder context frames (left, right): {:?}",
+        tok.decoder_context_frames()
+    );
+
+    let codes = fix.codes("decode_codes");
+    let t0 = std::time::Instant::now();
+    let out = tok.decode(&codes).unwrap();
+    eprintln!("decode of {} frames: {:.2?}", codes[0].len(), t0.elapsed());
+    let want = fix.floats("decode_wav");
+    let diff = max_abs_diff(&out, &want);
+    eprintln!(
+        "decode: max |diff| {diff:.3e}, max |ref| {:.3e}",
+        max_abs(&want)
+    );
+    assert!(diff < 1e-4, "decode max |diff| {diff}");
+
+    let mut stream = tok.stream();
+    let mut streamed = Vec::new();
+    for f in 0..codes[0].len() {
+        let frame: Vec<u32> = codes.iter().map(|row| row[f]).collect();
+        streamed.extend(stream.push(&frame).unwrap());
+    }
+    streamed.extend(stream.finish().unwrap());
+    let diff = max_abs_diff(&streamed, &out);
+    eprintln!("stream (default chunk) vs whole: max |diff| {diff:.3e}");
+    assert!(diff < 1e-5);
+
+    let wav = fix.floats("wav24");
+    let t0 = std::time::Instant::now();
+    let sem = tok.semantic_features(&wav).unwrap();
+    eprintln!(
+        "semantic features of {} samples: {:.2?}",
+        wav.len(),
+        t0.elapsed()
+    );
+    let sem = sem.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let want = fix.floats("semantic24");
+    let diff = max_abs_diff(&sem, &want);
+    eprintln!(
+        "semantic: max |diff| {diff:.3e}, max |ref| {:.3e}",
+        max_abs(&want)
+    );
+    assert!(diff < 1e-3, "semantic max |diff| {diff}");
+
+    let e = tok.quantizer_input(&wav, 24_000).unwrap();
+    let e = e.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let want = fix.floats("quant_in24");
+    let diff = max_abs_diff(&e, &want);
+    eprintln!(
+        "quantizer input: max |diff| {diff:.3e}, max |ref| {:.3e}",
+        max_abs(&want)
+    );
+    assert!(diff < 1e-3, "quantizer input max |diff| {diff}");
+
+    let t0 = std::time::Instant::now();
+    let got = tok.encode(&wav, 24_000).unwrap();
+    eprintln!("encode of {} samples: {:.2?}", wav.len(), t0.elapsed());
+    let want = fix.codes("codes24");
+    let differing = (0..want[0].len())
+        .filter(|&f| got.iter().zip(&want).any(|(g, w)| g[f] != w[f]))
+        .count();
+    eprintln!("encode 24k: {differing} of {} frames differ", want[0].len());
+    assert_eq!(got, want);
 }
