@@ -176,8 +176,8 @@ fn stream_equals_whole_decode() {
     let codes = codes("decode_codes");
     let whole = tok.decode(&codes).unwrap();
     let frames = codes[0].len();
-    for chunk in [1, 3, 8] {
-        let mut stream = tok.stream_with_chunk(chunk);
+    for (first, chunk) in [(1, 1), (3, 3), (2, 8), (8, 8), (5, 2)] {
+        let mut stream = tok.stream_with(first, chunk);
         let first_needed = stream.frames_before_first_audio();
         let mut out = Vec::new();
         let mut first_at = None;
@@ -191,15 +191,15 @@ fn stream_equals_whole_decode() {
         }
         out.extend(stream.finish().unwrap());
         if first_needed <= frames {
-            assert_eq!(first_at, Some(first_needed), "chunk {chunk}");
+            assert_eq!(first_at, Some(first_needed), "chunks {first}/{chunk}");
         }
         let diff = max_abs_diff(&out, &whole);
         eprintln!(
-            "stream chunk {chunk}: first audio after {first_at:?} frames, max |diff| {diff:.3e}"
+            "stream chunks {first}/{chunk}: first audio after {first_at:?} frames, max |diff| {diff:.3e}"
         );
         assert!(
             diff < 1e-6,
-            "chunk {chunk}: stream vs whole max |diff| {diff}"
+            "chunks {first}/{chunk}: stream vs whole max |diff| {diff}"
         );
     }
 }

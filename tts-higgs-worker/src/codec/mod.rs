@@ -16,6 +16,7 @@ mod hubert;
 mod layers;
 pub mod resample;
 mod rvq;
+mod semantic;
 mod stream;
 
 use std::path::{Path, PathBuf};
@@ -24,15 +25,13 @@ use candle_core::{D, DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
 pub use config::{CodecConfig, HubertConfig, SemanticEncoderConfig};
-pub use stream::{DEFAULT_STREAM_CHUNK_FRAMES, StreamDecoder};
+pub use stream::{DEFAULT_FIRST_CHUNK_FRAMES, DEFAULT_STREAM_CHUNK_FRAMES, StreamDecoder};
 
 use dac::{DacDecoder, DacEncoder};
 use hubert::Hubert;
 use layers::Linear;
 use rvq::Rvq;
 use semantic::SemanticEncoder;
-
-mod semantic;
 
 /// Rate of the audio the codec decodes to (and encodes from, after resampling).
 pub const SAMPLE_RATE: u32 = 24_000;
@@ -215,7 +214,7 @@ impl AudioTokenizer {
             .semantic_encoder
             .forward(&semantic.t()?.unsqueeze(0)?.contiguous()?)?;
         let n = wav.len();
-        let x = Tensor::from_vec(wav.clone(), (1, 1, n), &self.device)?;
+        let x = Tensor::from_vec(wav, (1, 1, n), &self.device)?;
         let mut e_ac = self.encoder.forward(&x)?;
         let sem_frames = e_sem.dim(D::Minus1)?;
         if e_ac.dim(D::Minus1)? != sem_frames {
@@ -280,14 +279,21 @@ impl AudioTokenizer {
         self.decode_checked(codes.iter().map(|c| c.as_slice()), frames)
     }
 
-    /// Streaming decoder with the default window ([`DEFAULT_STREAM_CHUNK_FRAMES`]).
+    /// Streaming decoder with the default windows ([`DEFAULT_FIRST_CHUNK_FRAMES`], then
+    /// [`DEFAULT_STREAM_CHUNK_FRAMES`]).
     pub fn stream(&self) -> StreamDecoder<'_> {
-        StreamDecoder::new(self, DEFAULT_STREAM_CHUNK_FRAMES)
+        StreamDecoder::new(
+            self,
+            DEFAULT_FIRST_CHUNK_FRAMES,
+            DEFAULT_STREAM_CHUNK_FRAMES,
+        )
     }
 
-    /// Streaming decoder that emits audio `chunk_frames` frames at a time (at least 1).
-    pub fn stream_with_chunk(&self, chunk_frames: usize) -> StreamDecoder<'_> {
-        StreamDecoder::new(self, chunk_frames.max(1))
+    /// Streaming decoder whose first window emits `first_chunk_frames` frames and every later
+    /// one `chunk_frames` (each at least 1). Smaller windows give earlier, more frequent audio
+    /// at the cost of decoding the context frames more often.
+    pub fn stream_with(&self, first_chunk_frames: usize, chunk_frames: usize) -> StreamDecoder<'_> {
+        StreamDecoder::new(self, first_chunk_frames, chunk_frames)
     }
 
     /// Checks shape and range of `[codebook][frame]` codes; returns the frame count.
@@ -365,4 +371,51 @@ fn check_audio(samples: &[f32], sample_rate: u32) -> Result<(), CodecError> {
         return Err(CodecError::NonFiniteAudio(i));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokenizer_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<AudioTokenizer>();
+    }
+
+    #[test]
+    fn published_config_reads_with_the_reference_defaults() {
+        // The published config.json as is, without the converter's additions.
+        let cfg: CodecConfig = serde_json::from_str(
+            r#"{"n_filters": 32, "D": 256, "codebook_dim": 64, "target_bandwidths": [0.5, 1, 1.5, 2, 4],
+                "ratios": [8, 5, 4, 2, 3], "sample_rate": 24000, "bins": 1024, "n_q": 8,
+                "semantic_techer": "hubert_base_general"}"#,
+        )
+        .unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.hop_length(), 960);
+        assert_eq!(cfg.frame_rate(), 25.0);
+        assert_eq!(cfg.semantic_downsample_factor(), 2);
+        assert_eq!(cfg.quantizer_dim(), 1024);
+        assert_eq!(
+            (cfg.encoder_dim, cfg.decoder_dim, cfg.semantic_dim),
+            (64, 1024, 768)
+        );
+        assert_eq!(cfg.hubert.num_hidden_layers, 12);
+    }
+
+    #[test]
+    fn inconsistent_config_is_rejected() {
+        let cfg = CodecConfig {
+            semantic_dim: 512,
+            ..CodecConfig::default()
+        };
+        let err = cfg.validate().unwrap_err();
+        assert!(err.to_string().contains("semantic_dim"), "{err}");
+        let cfg = CodecConfig {
+            ratios: vec![],
+            ..CodecConfig::default()
+        };
+        assert!(cfg.validate().is_err());
+    }
 }

@@ -10,13 +10,17 @@
 
 use super::{AudioTokenizer, CodecError};
 
-/// Frames emitted per window by [`AudioTokenizer::stream`]: 8 frames = 0.32 s of audio.
+/// Frames emitted per window by [`AudioTokenizer::stream`] after the first: 8 frames = 0.32 s.
 pub const DEFAULT_STREAM_CHUNK_FRAMES: usize = 8;
+/// Frames in the first window of [`AudioTokenizer::stream`], kept small so the first audio
+/// leaves after `2 + right context` frames (12 for the published decoder, 0.48 s of audio).
+pub const DEFAULT_FIRST_CHUNK_FRAMES: usize = 2;
 
 /// See the module docs. Created by [`AudioTokenizer::stream`].
 #[derive(Debug)]
 pub struct StreamDecoder<'a> {
     tok: &'a AudioTokenizer,
+    first_chunk: usize,
     chunk: usize,
     /// Frames kept for context, `[frame][codebook]`; `pending[0]` is frame number `base`.
     pending: Vec<Vec<u32>>,
@@ -27,10 +31,11 @@ pub struct StreamDecoder<'a> {
 }
 
 impl<'a> StreamDecoder<'a> {
-    pub(super) fn new(tok: &'a AudioTokenizer, chunk: usize) -> Self {
+    pub(super) fn new(tok: &'a AudioTokenizer, first_chunk: usize, chunk: usize) -> Self {
         Self {
             tok,
-            chunk,
+            first_chunk: first_chunk.max(1),
+            chunk: chunk.max(1),
             pending: Vec::new(),
             base: 0,
             pushed: 0,
@@ -38,9 +43,10 @@ impl<'a> StreamDecoder<'a> {
         }
     }
 
-    /// Frames that must be pushed before the first audio comes out (`chunk + right context`).
+    /// Frames that must be pushed before the first audio comes out
+    /// (`first chunk + right context`).
     pub fn frames_before_first_audio(&self) -> usize {
-        self.chunk + self.tok.context.1
+        self.first_chunk + self.tok.context.1
     }
 
     /// Adds one frame (one code per codebook); returns the samples ready now (maybe none).
@@ -58,8 +64,13 @@ impl<'a> StreamDecoder<'a> {
         self.pending.push(frame.to_vec());
         self.pushed += 1;
         let right = self.tok.context.1;
-        if self.pushed >= self.emitted + self.chunk + right {
-            let end = self.emitted + self.chunk;
+        let chunk = if self.emitted == 0 {
+            self.first_chunk
+        } else {
+            self.chunk
+        };
+        if self.pushed >= self.emitted + chunk + right {
+            let end = self.emitted + chunk;
             return self.emit(end, end + right);
         }
         Ok(Vec::new())
