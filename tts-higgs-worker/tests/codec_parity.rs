@@ -295,8 +295,33 @@ fn bad_audio_is_an_error() {
 }
 
 #[test]
+fn weights_that_do_not_fit_the_config_are_an_error() {
+    let dir = std::env::temp_dir().join(format!("yapit-codec-misfit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        fixture_dir().join("model.safetensors"),
+        dir.join("model.safetensors"),
+    )
+    .unwrap();
+    let config = std::fs::read_to_string(fixture_dir().join("config.json")).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&config).unwrap();
+    json["decoder_dim"] = 64.into();
+    std::fs::write(dir.join("config.json"), json.to_string()).unwrap();
+    let err = AudioTokenizer::load(&dir, &Device::Cpu).unwrap_err();
+    assert!(matches!(err, CodecError::Weights { .. }), "{err}");
+    assert!(
+        err.to_string().contains("decoder_2.model.0.weight"),
+        "{err}"
+    );
+    std::fs::write(dir.join("config.json"), "{ not json").unwrap();
+    let err = AudioTokenizer::load(&dir, &Device::Cpu).unwrap_err();
+    assert!(matches!(err, CodecError::ConfigJson { .. }), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn missing_files_name_the_path() {
-    let dir = std::env::temp_dir().join("yapit-codec-missing");
+    let dir = std::env::temp_dir().join(format!("yapit-codec-missing-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let err = AudioTokenizer::load(&dir, &Device::Cpu).unwrap_err();
     assert!(err.to_string().contains("config.json"), "{err}");
