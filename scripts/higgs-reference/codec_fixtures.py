@@ -20,6 +20,8 @@ expected.safetensors there with the reference's outputs:
   semantic24              get_regress_target(wav24) (frames, 32): HuBERT mean, step-down
   quant_in24              fc_prior output, the quantizer input (frames, 48)
   codes24, codes16, codes441  encode() codes [codebook][frame] (int64)
+  codes24_odd             encode() of wav24[:24480], whose acoustic and semantic frame
+                          counts differ, so the reference re-pads and re-encodes
   codes16_ta              codes of wav16 if resampled with torchaudio instead of librosa
   decode_codes, decode_wav  random codes (8 x 20) and decode() of them (20 * 960 samples)
 and info.json with the nearest-vs-second-nearest distance margins of every quantizer decision
@@ -229,11 +231,15 @@ def main():
 
     lat24, lat16 = quantizer_input(m, wav24)[1], quantizer_input(m, wav16_24)[1]
     lat441 = quantizer_input(m, wav441_24)[1]
+    # 1.02 s: the acoustic and semantic frame counts differ (25 vs 26), so the reference takes
+    # its re-pad-and-re-encode path.
+    wav24_odd = wav24[:24480]
+    lat_odd = quantizer_input(m, wav24_odd)[1]
     # Deterministic search for codebooks under which no quantizer decision of either clip is a
     # near-tie, so equal codes in Rust are a meaningful check and not luck of rounding.
     for codebook_seed in range(SEED, SEED + (200 if not real_size else 5)):
-        init_codebooks(m, torch.cat([lat24, lat16, lat441]), codebook_seed)
-        if min(margins(m, lat24) + margins(m, lat16) + margins(m, lat441)) >= MIN_MARGIN:
+        init_codebooks(m, torch.cat([lat24, lat16, lat441, lat_odd]), codebook_seed)
+        if min(margins(m, lat24) + margins(m, lat16) + margins(m, lat441) + margins(m, lat_odd)) >= MIN_MARGIN:
             break
     else:
         if not real_size:
@@ -265,6 +271,8 @@ def main():
     codes16 = m.encode(wav16, sr=16000)
     codes16_ta = m.encode(wav16_24_ta, sr=24000)
     codes441 = m.encode(wav441, sr=44100)
+    codes24_odd = m.encode(wav24_odd, sr=24000)
+    _, quant_in_odd = quantizer_input(m, wav24_odd)
     g = torch.Generator().manual_seed(SEED + 1)
     decode_codes = torch.randint(0, m.quantizer.bins, (N_Q, 20), generator=g)
     decode_wav = torch.from_numpy(m.decode(decode_codes[None]))[0, 0]
@@ -279,6 +287,8 @@ def main():
         "margins16_torchaudio": margins(m, quant_in16_ta),
         "margins441": margins(m, quant_in441),
         "frames441": int(codes441.shape[1]),
+        "margins24_odd": margins(m, quant_in_odd),
+        "frames24_odd": int(codes24_odd.shape[1]),
         "codes16_equal_with_torchaudio_resampler": bool(torch.equal(codes16, codes16_ta)),
         "codes16_frames_differing_with_torchaudio_resampler": int((codes16 != codes16_ta).any(0).sum())
         if codes16.shape == codes16_ta.shape
@@ -289,7 +299,7 @@ def main():
         "distinct_codes_per_codebook24": [len(set(r.tolist())) for r in codes24],
         "decode_wav_rms": float(decode_wav.pow(2).mean().sqrt()),
     }
-    for key in ("margins24", "margins16", "margins441"):
+    for key in ("margins24", "margins16", "margins441", "margins24_odd"):
         worst = min(info[key])
         if worst < MIN_MARGIN and not real_size:
             sys.exit(f"error: {key} has a near-tie ({worst:.2e} < {MIN_MARGIN}); change the inputs or seed")
@@ -306,6 +316,7 @@ def main():
         "wav16_24": torch.from_numpy(wav16_24),
         "wav441_24": torch.from_numpy(wav441_24),
         "codes441": codes441.to(torch.int64).contiguous(),
+        "codes24_odd": codes24_odd.to(torch.int64).contiguous(),
         "decode_codes": decode_codes.to(torch.int64).contiguous(),
         "decode_wav": decode_wav.contiguous(),
     }

@@ -159,6 +159,16 @@ fn resampling_to_24k_is_close_to_librosa() {
 }
 
 #[test]
+fn encode_takes_the_reference_repad_path_when_frame_counts_differ() {
+    // 24480 samples: 25 acoustic frames but 26 semantic ones; the reference re-encodes the
+    // acoustic part with 320 zeros each side and gets 26.
+    let wav = floats("wav24");
+    let got = tokenizer().encode(&wav[..24_480], 24_000).unwrap();
+    assert_eq!(got[0].len(), 26);
+    assert_eq!(got, codes("codes24_odd"));
+}
+
+#[test]
 fn encode_16k_codes_match_reference() {
     let got = tokenizer().encode(&floats("wav16"), 16_000).unwrap();
     assert_eq!(got, codes("codes16"));
