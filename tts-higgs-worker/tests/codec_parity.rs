@@ -330,6 +330,33 @@ fn weights_that_do_not_fit_the_config_are_an_error() {
 }
 
 #[test]
+fn short_clips_encode_or_fail_cleanly() {
+    let tok = tokenizer();
+    let wav = floats("wav24");
+    for len in [
+        1, 2, 7, 50, 100, 200, 319, 400, 700, 959, 960, 1000, 1500, 1920, 2500,
+    ] {
+        match tok.encode(&wav[..len], 24_000) {
+            Ok(codes) => {
+                assert_eq!(codes.len(), 8);
+                assert!(
+                    !codes[0].is_empty(),
+                    "{len} samples gave no frame but no error"
+                );
+            }
+            Err(CodecError::AudioTooShort { samples, .. }) => assert_eq!(samples, len),
+            Err(e) => panic!("{len} samples at {rate} Hz: unexpected error {e}"),
+        }
+    }
+    // One frame decodes to one frame of audio.
+    let one: Vec<Vec<u32>> = codes("decode_codes")
+        .iter()
+        .map(|r| r[..1].to_vec())
+        .collect();
+    assert_eq!(tok.decode(&one).unwrap().len(), 960);
+}
+
+#[test]
 fn missing_files_name_the_path() {
     let dir = std::env::temp_dir().join(format!("yapit-codec-missing-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);

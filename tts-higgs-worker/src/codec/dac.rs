@@ -5,7 +5,7 @@ use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::config::CodecConfig;
-use super::layers::{Conv1d, ConvSpec, ConvTranspose1d, Snake};
+use super::layers::{Conv1d, ConvSpec, ConvTranspose1d, Snake, conv_out_len};
 
 /// Dilations of the three residual units in every DAC block.
 const DILATIONS: [usize; 3] = [1, 3, 9];
@@ -92,6 +92,14 @@ impl DacEncoder {
             blocks,
             snake_out: Snake::load(vb.pp(n + 1), width)?,
             conv_out: Conv1d::load(vb.pp(n + 2), ConvSpec::same(width, cfg.d, 3, 1, true))?,
+        })
+    }
+
+    /// Latent frames the encoder makes of `samples` samples (0 if too short for a frame).
+    pub fn frames_for(cfg: &CodecConfig, samples: usize) -> usize {
+        cfg.ratios.iter().fold(samples, |len, &s| {
+            let spec = down_conv(1, 1, s);
+            conv_out_len(len, spec.kernel, spec.padding, s, 1)
         })
     }
 

@@ -62,8 +62,14 @@ impl Conv1d {
         })
     }
 
-    /// `x`: (batch, channels, time).
+    /// `x`: (batch, channels, time). Input shorter than the kernel's reach is an error (candle
+    /// would underflow computing the output length).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (_, _, k) = self.weight.dims3()?;
+        let len = x.dim(D::Minus1)?;
+        if conv_out_len(len, k, self.padding, self.stride, self.dilation) == 0 {
+            candle_core::bail!("conv1d input of length {len} is shorter than its kernel ({k})");
+        }
         let y = x.conv1d(
             &self.weight,
             self.padding,
@@ -75,6 +81,22 @@ impl Conv1d {
             Some(b) => y.broadcast_add(b),
             None => Ok(y),
         }
+    }
+}
+
+/// Output length of a 1-D convolution, 0 when the padded input is shorter than the kernel.
+pub(crate) fn conv_out_len(
+    len: usize,
+    kernel: usize,
+    padding: usize,
+    stride: usize,
+    dilation: usize,
+) -> usize {
+    let reach = dilation * (kernel - 1) + 1;
+    if len + 2 * padding < reach {
+        0
+    } else {
+        (len + 2 * padding - reach) / stride + 1
     }
 }
 
@@ -118,6 +140,9 @@ impl ConvTranspose1d {
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (_, _, l_in) = x.dims3()?;
+        if l_in == 0 {
+            candle_core::bail!("transposed conv1d on an empty input");
+        }
         let (_, _, k) = self.weight.dims3()?;
         let full = x.conv_transpose1d(&self.weight, 0, 0, self.stride, 1, 1)?;
         let out_len =

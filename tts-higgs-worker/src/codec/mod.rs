@@ -209,27 +209,32 @@ impl AudioTokenizer {
         } else {
             resample::resample_hq(samples, sample_rate, self.cfg.sample_rate)
         };
-        let semantic = self.semantic_features(&wav)?;
+        let too_short = CodecError::AudioTooShort {
+            samples: samples.len(),
+            sample_rate,
+        };
+        let semantic = match self.semantic_features(&wav) {
+            Err(CodecError::AudioTooShort { .. }) => return Err(too_short),
+            other => other?,
+        };
         let e_sem = self
             .semantic_encoder
             .forward(&semantic.t()?.unsqueeze(0)?.contiguous()?)?;
-        let n = wav.len();
-        let x = Tensor::from_vec(wav, (1, 1, n), &self.device)?;
-        let mut e_ac = self.encoder.forward(&x)?;
         let sem_frames = e_sem.dim(D::Minus1)?;
-        if e_ac.dim(D::Minus1)? != sem_frames {
-            // As the reference: retry with the acoustic input padded like the semantic one.
+        // As the reference: when the acoustic frame count differs from the semantic one, encode
+        // the acoustic input padded like the semantic one instead (decided from the lengths
+        // here rather than by encoding twice).
+        let n = wav.len();
+        let mut x = Tensor::from_vec(wav, (1, 1, n), &self.device)?;
+        if DacEncoder::frames_for(&self.cfg, n) != sem_frames {
             let pad = SEMANTIC_PAD * self.cfg.semantic_downsample_factor();
-            let x = x.pad_with_zeros(D::Minus1, pad, pad)?;
-            e_ac = self.encoder.forward(&x)?;
+            x = x.pad_with_zeros(D::Minus1, pad, pad)?;
         }
+        if DacEncoder::frames_for(&self.cfg, x.dim(D::Minus1)?) == 0 || sem_frames == 0 {
+            return Err(too_short);
+        }
+        let e_ac = self.encoder.forward(&x)?;
         let frames = e_ac.dim(D::Minus1)?.min(sem_frames);
-        if frames == 0 {
-            return Err(CodecError::AudioTooShort {
-                samples: samples.len(),
-                sample_rate,
-            });
-        }
         let e = Tensor::cat(
             &[
                 e_ac.narrow(D::Minus1, 0, frames)?,
