@@ -333,15 +333,19 @@ fn weights_that_do_not_fit_the_config_are_an_error() {
 fn short_clips_encode_or_fail_cleanly() {
     let tok = tokenizer();
     let wav = floats("wav24");
-    for len in [
+    let lens = [
         1, 2, 7, 50, 100, 200, 319, 400, 700, 959, 960, 1000, 1500, 1920, 2500,
-    ] {
-        match tok.encode(&wav[..len], 24_000) {
+    ];
+    for (len, rate) in lens
+        .iter()
+        .flat_map(|&l| [(l, 24_000), (l, 16_000), (l, 44_100)])
+    {
+        match tok.encode(&wav[..len], rate) {
             Ok(codes) => {
                 assert_eq!(codes.len(), 8);
                 assert!(
                     !codes[0].is_empty(),
-                    "{len} samples gave no frame but no error"
+                    "{len} samples at {rate} Hz gave no frame"
                 );
             }
             Err(CodecError::AudioTooShort { samples, .. }) => assert_eq!(samples, len),
