@@ -95,6 +95,8 @@ impl TextToSpeech for KokoroService {
                 })
                 .collect(),
             max_text_chars: config.max_text_chars as u32,
+            min_speed: crate::synthesis::MIN_SPEED,
+            max_speed: crate::synthesis::MAX_SPEED,
         }))
     }
 

@@ -209,8 +209,6 @@ async fn start_pieces(
     user: &CurrentUser,
     request: &SpeechRequest,
 ) -> Result<(String, Vec<PieceWait>), ApiError> {
-    let speed = request.speed.unwrap_or(1.0);
-    synthesis::check_speed(speed).map_err(ApiError::BadRequest)?;
     let input = request.input.trim();
     if input.is_empty() {
         return Err(ApiError::BadRequest(
@@ -225,6 +223,11 @@ async fn start_pieces(
         )));
     }
     let (model, voice) = openai::resolve(&request.model, &request.voice);
+    let speed = request.speed.unwrap_or(1.0);
+    state
+        .synthesis
+        .check_speed(model, speed)
+        .map_err(ApiError::BadRequest)?;
     let voice = state
         .catalog
         .check(model, voice)

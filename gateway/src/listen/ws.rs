@@ -392,7 +392,7 @@ impl Session {
                 indices.len()
             )));
         }
-        synthesis::check_speed(speed)?;
+        self.state.synthesis.check_speed(model, speed)?;
         // A blend is cached and reported under its canonical spelling.
         let voice = &self.state.catalog.check(model, voice)?;
         let document = self.document(document_id).await?;

@@ -142,15 +142,26 @@ pub trait UsageLedger: Send + Sync + 'static {
 /// The speeds every worker accepts (the `tts.v1` contract's range).
 pub const SPEEDS: std::ops::RangeInclusive<f32> = 0.5..=2.0;
 
-/// Refuses a speed no worker accepts, saying which are fine.
-pub fn check_speed(speed: f32) -> Result<(), String> {
-    if SPEEDS.contains(&speed) {
+/// Refuses a speed outside `accepted` (the contract's range, narrowed to what a model's live
+/// workers report), saying which are fine.
+pub fn check_speed(
+    model: &str,
+    speed: f32,
+    accepted: std::ops::RangeInclusive<f32>,
+) -> Result<(), String> {
+    if SPEEDS.contains(&speed) && accepted.contains(&speed) {
         return Ok(());
+    }
+    if accepted.start() == accepted.end() {
+        return Err(format!(
+            "model {model} speaks at speed {} only, not {speed}; players change the speed on playback",
+            accepted.start()
+        ));
     }
     Err(format!(
         "speed {speed} is out of range; use {} to {}",
-        SPEEDS.start(),
-        SPEEDS.end()
+        accepted.start().max(*SPEEDS.start()),
+        accepted.end().min(*SPEEDS.end())
     ))
 }
 
@@ -265,6 +276,12 @@ impl Synthesis {
     /// Whether a live worker serves the voice of the model.
     pub fn serves(&self, model: &str, voice: &str) -> bool {
         self.pool.serves(model, voice)
+    }
+
+    /// Refuses a speed the model's live workers do not accept (any the contract allows while
+    /// none is live: the call waits for one).
+    pub fn check_speed(&self, model: &str, speed: f32) -> Result<(), String> {
+        check_speed(model, speed, self.pool.speeds(model).unwrap_or(SPEEDS))
     }
 
     /// A new listener's stream of events (it hears only the variants it wants).
@@ -390,5 +407,29 @@ impl Synthesis {
                 Err(e)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_speed_is_checked_against_the_contract_and_the_models_own_range() {
+        assert!(check_speed("kokoro", 1.5, SPEEDS).is_ok());
+        let err = check_speed("kokoro", 9.0, SPEEDS).unwrap_err();
+        assert_eq!(err, "speed 9 is out of range; use 0.5 to 2");
+        assert!(check_speed("higgs", 1.0, 1.0..=1.0).is_ok());
+        let err = check_speed("higgs", 1.5, 1.0..=1.0).unwrap_err();
+        assert!(
+            err.starts_with("model higgs speaks at speed 1 only, not 1.5"),
+            "{err}"
+        );
+        // A worker's range never widens the contract's.
+        assert!(check_speed("x", 3.0, 0.25..=4.0).is_err());
+        assert_eq!(
+            check_speed("x", 0.3, 0.25..=4.0).unwrap_err(),
+            "speed 0.3 is out of range; use 0.5 to 2"
+        );
     }
 }

@@ -198,6 +198,9 @@ pub struct ModelServing {
     pub in_flight: usize,
     pub voices: BTreeSet<String>,
     pub max_text_chars: usize,
+    /// The speeds every live replica accepts (0 to 0 before the first).
+    pub min_speed: f32,
+    pub max_speed: f32,
 }
 
 pub struct WorkerPool {
@@ -259,8 +262,19 @@ impl WorkerPool {
             } else {
                 model.max_text_chars.min(max)
             };
+            let (low, high) = speeds(&replica.info);
+            (model.min_speed, model.max_speed) = if model.replicas == 1 {
+                (low, high)
+            } else {
+                (model.min_speed.max(low), model.max_speed.min(high))
+            };
         }
         models
+    }
+
+    /// The speeds every live replica of `model` accepts; `None` while none is live.
+    pub fn speeds(&self, model: &str) -> Option<std::ops::RangeInclusive<f32>> {
+        self.serving().get(model).map(|m| m.min_speed..=m.max_speed)
     }
 
     /// Whether a live replica serves this voice of this model.
@@ -532,5 +546,15 @@ async fn probe_one(address: String, existing: Option<Arc<Replica>>) -> Option<Ar
             }
             Some(replica)
         }
+    }
+}
+
+/// The speeds a worker accepts: its own range, or the contract's whole range from a worker that
+/// reports none.
+fn speeds(info: &proto::v1::InfoResponse) -> (f32, f32) {
+    if info.min_speed == 0.0 && info.max_speed == 0.0 {
+        (*super::SPEEDS.start(), *super::SPEEDS.end())
+    } else {
+        (info.min_speed, info.max_speed)
     }
 }

@@ -226,6 +226,9 @@ impl TextToSpeech for Fake {
                 language: "ja".into(),
             }],
             max_text_chars: 8192,
+            // As a worker from before the speed range: the contract's whole range.
+            min_speed: 0.0,
+            max_speed: 0.0,
         }))
     }
 
