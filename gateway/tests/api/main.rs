@@ -10,6 +10,7 @@ mod documents;
 mod faults;
 mod flood;
 mod helpers;
+mod higgs;
 mod lexicon;
 mod listener;
 mod queueing;

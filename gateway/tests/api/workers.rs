@@ -1,5 +1,7 @@
 //! TTS workers for the tests: the real Kokoro worker (in-process, real model, real ONNX
-//! Runtime) and a fake that speaks the same gRPC contract for fault injection.
+//! Runtime), the real Higgs worker (in-process, on the CPU, with the tiny random-weight
+//! checkpoint of its parity fixtures) and a fake that speaks the same gRPC contract for fault
+//! injection.
 
 use std::{
     net::SocketAddr,
@@ -90,6 +92,43 @@ pub async fn real_worker() -> RealWorker {
         engine,
         stop: Some(stop),
     }
+}
+
+/// The Higgs worker on a free port with the tiny checkpoint and its two test voices
+/// (`belinda`, `en_woman`); its audio is noise, its contract is the real one.
+pub async fn higgs_worker() -> (String, oneshot::Sender<()>) {
+    let fixtures = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tts-higgs-worker/tests/fixtures"
+    ));
+    let args = tts_higgs_worker::config::ModelArgs {
+        model_dir: fixtures.join("model"),
+        tokenizer_dir: fixtures.join("codec"),
+        voices_dir: fixtures.join("voices"),
+        device: tts_higgs_worker::config::DeviceChoice::Cpu,
+        dtype: tts_higgs_worker::config::DTypeChoice::F32,
+        model_version: Some("tiny".into()),
+        temperature: 0.3,
+        top_k: 50,
+        top_p: 0.95,
+        seed: 1,
+        max_audio_secs: 2,
+        first_chunk_ms: 480,
+        max_chunk_ms: 3840,
+    };
+    let app = tts_higgs_worker::startup::Application::build(
+        args.engine_config(1).expect("the test settings are valid"),
+        "127.0.0.1:0".parse().unwrap(),
+        Duration::ZERO,
+    )
+    .await
+    .expect("the Higgs worker starts with the tiny checkpoint");
+    let url = format!("http://{}", app.local_addr());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    (url, stop)
 }
 
 /// How the fake worker misbehaves.
