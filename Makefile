@@ -14,7 +14,7 @@ KOKORO_THREADS ?= 2
 KOKORO_REPLICAS ?= 2
 export KOKORO_ADDR KOKORO_THREADS KOKORO_REPLICAS
 
-.PHONY: help setup models db redis web build dev test test-web test-compose lint fmt fuzz chaos bench-kokoro bench-gateway bench-scaling bench-g2p bench-listen clean
+.PHONY: help setup models db redis web build dev test test-web test-compose lint fmt fuzz chaos bench-kokoro bench-gateway bench-scaling bench-g2p bench-listen test-cuda build-higgs-cuda higgs-fixtures clean
 .PHONY: prod-build prod-up prod-up-cpu prod-down prod-down-volumes prod-logs prod-ps deploy smoke test-deploy
 
 help:
@@ -38,6 +38,8 @@ help:
 	@echo "make prod-build | prod-down | prod-down-volumes | prod-logs | prod-ps"
 	@echo "make test-deploy   really deploy: compose, redeploy, slug repair, Swarm; leaves nothing behind"
 	@echo "make bench-g2p     our English and Japanese G2P against misaki's, by category"
+	@echo "make build-higgs-cuda  the Higgs worker with CUDA kernels (no GPU needed to build)"
+	@echo "make higgs-fixtures    regenerate the Higgs parity fixtures from the Python reference (by hand)"
 
 setup:
 	@./scripts/setup.sh
@@ -58,8 +60,10 @@ redis: setup
 web: setup
 	@scripts/web.sh build
 
+# Release binaries of what `make dev` runs; the Higgs worker is built for a GPU host by
+# build-higgs-cuda (its CPU build is what `make test` checks).
 build: setup
-	$(CARGO) build --release --workspace
+	$(CARGO) build --release --workspace --exclude tts-higgs-worker
 
 dev: models db redis build web
 	@$(WITH_ORT) scripts/dev.sh
@@ -68,9 +72,27 @@ lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test: models db redis lint test-compose
+test: models db redis lint test-compose test-cuda
 	$(WITH_ORT) DATABASE_URL=$$(scripts/postgres.sh url) REDIS_URL=$$(scripts/redis.sh url) $(CARGO) test --workspace
 	$(MAKE) --no-print-directory test-web
+
+# The Higgs worker's `cuda` feature builds and links here, without a GPU (NVIDIA's wheels into
+# .cuda/, the driver stubbed), and the CUDA binary runs on the CPU (scripts/test-cuda.sh).
+test-cuda: setup
+	@CARGO="$(CARGO)" scripts/test-cuda.sh
+
+# The Higgs worker built for a GPU host (CUDA_COMPUTE_CAP: 90 H100/H200, 89 L4, 86 A10, 80 A100):
+# target/cuda/release/tts-higgs-worker, loading cudart, cuBLAS, cuRAND and NVRTC from .cuda/root/lib
+# or the system's CUDA 13 (docs/higgs-worker.md).
+build-higgs-cuda: setup
+	@eval "$$(scripts/cuda-toolkit.sh)" \
+	 && $(CARGO) build --release -p tts-higgs-worker --features cuda --target-dir target/cuda
+
+# The Higgs parity fixtures, made by hand from the Python reference (boson-multimodal and torch,
+# a few GB, in .local/higgs-reference): tiny random-weight models run on the CPU, their outputs
+# committed under tts-higgs-worker/tests/fixtures/ (docs/higgs-worker.md).
+higgs-fixtures:
+	@scripts/higgs-reference/make-fixtures.sh
 
 # `docker compose config` of every overlay combination (needs the Docker CLI and Compose only).
 test-compose:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`'s check of compose/: every overlay combination the Makefile uses must pass
-# `docker compose config` with the committed example settings, and the Swarm stack made from it
-# must pass `docker stack config`. Needs the Docker CLI and Compose, not a running engine.
+# `docker compose config` with the committed example settings, its gateway must have a daily
+# quota and name every worker service in TTS_WORKERS, and the Swarm stack made from it must pass
+# `docker stack config`. Needs the Docker CLI and Compose, not a running engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,11 +26,19 @@ for combo in "${combos[@]}"; do
   args=()
   for f in $combo; do args+=(-f "compose/$f"); done
   docker compose --env-file compose/.env.example "${args[@]}" config -q
-  # The deployment's gateway limits what each user may have synthesized a day.
+  # The deployment's gateway limits what each user may have synthesized a day, and reaches
+  # every worker service the files define (a worker it does not name serves nobody).
   docker compose --env-file compose/.env.example "${args[@]}" config --format json | python3 -c '
 import json, sys
-quota = json.load(sys.stdin)["services"]["gateway"]["environment"].get("DAILY_CHAR_QUOTA", "0")
-sys.exit(0 if int(quota) > 0 else "compose-check: the gateway has no DAILY_CHAR_QUOTA")'
+services = json.load(sys.stdin)["services"]
+env = services["gateway"]["environment"]
+quota = env.get("DAILY_CHAR_QUOTA", "0")
+if int(quota) <= 0:
+    sys.exit("compose-check: the gateway has no DAILY_CHAR_QUOTA")
+named = env.get("TTS_WORKERS", "")
+missing = [s for s in services if s.startswith("tts-") and "//" + s + ":" not in named]
+if missing:
+    sys.exit("compose-check: TTS_WORKERS (" + named + ") does not name " + ", ".join(missing))'
   # The Swarm stack made from the same files.
   docker compose --env-file compose/.env.example "${args[@]}" config --format json \
     | python3 scripts/swarm-stack.py >"$stack"

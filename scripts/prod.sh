@@ -7,7 +7,8 @@
 #        scripts/prod.sh logs | ps
 #        scripts/prod.sh deploy         build, start (or update the Swarm stack), wait, smoke check
 #        scripts/prod.sh smoke          make smoke against URL
-# Settings (environment): OVERLAYS=cpu (base + cpu + prod) or all (adds gpu; the default),
+# Settings (environment): OVERLAYS=cpu (base + cpu + prod) or all (adds gpu: the Higgs worker on
+# an NVIDIA GPU; the default where this host has the NVIDIA Container Toolkit),
 # PROD_ENV (compose/.env), COMPOSE_PROJECT (yapit; the Swarm stack's name too), SWARM=1 (a Swarm
 # stack instead of compose), URL (default http://127.0.0.1:GATEWAY_PORT), EXPECT_COMMIT,
 # USE_LOCAL_BASES=0 (build from the official base images instead of local ones; docker.sh),
@@ -18,10 +19,24 @@ cd "$(dirname "$0")/.."
 
 PROD_ENV=${PROD_ENV:-compose/.env}
 PROJECT=${COMPOSE_PROJECT:-yapit}
-OVERLAYS=${OVERLAYS:-all}
 
 die() { echo "prod.sh: $*" >&2; exit 1; }
 say() { echo "prod.sh: $*" >&2; }
+
+# Whether containers here can have a GPU: the NVIDIA Container Toolkit's hook on this host (an
+# engine elsewhere, DOCKER_HOST, is taken at its word).
+has_gpu_runtime() {
+  [ -n "${DOCKER_HOST:-}" ] || command -v nvidia-container-runtime-hook >/dev/null 2>&1 \
+    || command -v nvidia-ctk >/dev/null 2>&1
+}
+if [ -z "${OVERLAYS:-}" ]; then
+  if has_gpu_runtime; then OVERLAYS=all; else OVERLAYS=cpu; fi
+fi
+# The GPU overlay's worker cannot start without one: say so before anything is built or stopped.
+need_gpu() {
+  [ "$OVERLAYS" != all ] || has_gpu_runtime \
+    || die "the GPU overlay (make prod-up) runs the Higgs worker on an NVIDIA GPU, and this host has no NVIDIA Container Toolkit (docs/higgs-worker.md); on a CPU-only host use make prod-up-cpu"
+}
 
 # The env file's values also fill the Swarm file and name the published port here.
 load_env() {
@@ -83,7 +98,7 @@ report() {
     local gpu
     gpu=$(comm -13 <(OVERLAYS=cpu "$0" services) <(echo "$services" | sort))
     if [ -z "$gpu" ]; then
-      echo "  GPU overlay: no GPU service defined yet (the Higgs worker joins compose/gpu.yaml)"
+      echo "  GPU overlay: no GPU service defined"
     else
       echo "  GPU overlay: $(echo "$gpu" | tr '\n' ' ')"
     fi
@@ -131,7 +146,10 @@ wait_healthy() {
 smoke() {
   local url=${URL:-http://127.0.0.1:${GATEWAY_PORT##*:}}
   cargo build -q -p smoke
-  ./target/debug/smoke --url "$url" ${EXPECT_COMMIT:+--expect-commit "$EXPECT_COMMIT"} \
+  # The models this stack runs workers for: each must serve every catalogue voice.
+  local models=kokoro
+  [ "$OVERLAYS" = all ] && models=kokoro,higgs
+  SMOKE_MODELS=${SMOKE_MODELS:-$models} ./target/debug/smoke --url "$url" ${EXPECT_COMMIT:+--expect-commit "$EXPECT_COMMIT"} \
     ${EXPECT_REPLICAS:+--expect-replicas "$EXPECT_REPLICAS"}
 }
 
@@ -160,7 +178,7 @@ GATEWAY_PORT=${GATEWAY_PORT:-8000}
 
 case "${1:-}" in
   build) build ;;
-  up) up ;;
+  up) need_gpu; up ;;
   down)
     if [ "${SWARM:-0}" = 1 ]; then docker stack rm "$PROJECT"; else compose down --remove-orphans; fi
     say "stopped; the volumes (database, Redis, audio) are kept" ;;
@@ -170,7 +188,7 @@ case "${1:-}" in
   logs) compose logs -f --tail "${TAIL:-200}" ;;
   ps) if [ "${SWARM:-0}" = 1 ]; then docker stack ps "$PROJECT"; else compose ps; fi ;;
   services) compose config --services | sort ;;
-  deploy) deploy ;;
+  deploy) need_gpu; deploy ;;
   smoke) smoke ;;
   *) die "usage: scripts/prod.sh build|up|down|down-volumes|logs|ps|deploy|smoke" ;;
 esac

@@ -2,7 +2,9 @@
 """Turns `docker compose config --format json` (the overlays merged, variables filled in) into
 a file `docker stack deploy` accepts: the same services, volumes and deploy keys, without what
 the Swarm loader rejects or ignores (build sections, the project name, depends_on conditions:
-Swarm restarts a task until its dependencies answer) and with the types it wants.
+Swarm restarts a task until its dependencies answer) and with the types it wants. A GPU that
+compose reserves as a device (the Higgs worker) becomes Swarm's generic resource NVIDIA-GPU,
+which a GPU node advertises in its daemon.json (docs/higgs-worker.md).
 
 Every service is found by DNS round-robin (endpoint_mode dnsrr) instead of a virtual IP, and the
 gateway's port is published on the node itself (mode host): Swarm's virtual IPs and its ingress
@@ -22,6 +24,12 @@ for service in config.get("services", {}).values():
     depends = service.pop("depends_on", None)
     if depends:
         service["depends_on"] = sorted(depends)
+    reservations = service.get("deploy", {}).get("resources", {}).get("reservations", {})
+    gpus = sum(int(d.get("count", 1)) for d in reservations.pop("devices", [])
+               if "gpu" in d.get("capabilities", []))
+    if gpus:
+        reservations["generic_resources"] = [
+            {"discrete_resource_spec": {"kind": "NVIDIA-GPU", "value": gpus}}]
     limits = service.get("deploy", {}).get("resources", {}).get("limits", {})
     if "cpus" in limits:
         limits["cpus"] = str(limits["cpus"])
