@@ -415,7 +415,7 @@ pub fn pcm16(samples: &[f32]) -> Vec<u8> {
 }
 
 /// A version that changes whenever the audio would: the checkpoint's config and tensor headers,
-/// the tokenizer's config and the sampling settings, hashed.
+/// the tokenizer's config, the sampling settings and the longest audio of a call, hashed.
 fn derived_version(config: &EngineConfig) -> Result<String, LoadError> {
     let mut hash = Sha256::new();
     let mut files = vec![
@@ -441,7 +441,19 @@ fn derived_version(config: &EngineConfig) -> Result<String, LoadError> {
         hash.update(header_of(path)?);
     }
     let s = &config.sampling;
-    hash.update(format!("{} {} {} {}", s.temperature, s.top_k, s.top_p, s.seed).as_bytes());
+    hash.update(
+        format!(
+            "{} {} {} {} {} {} {}",
+            s.temperature,
+            s.top_k,
+            s.top_p,
+            s.seed,
+            s.ras_window,
+            s.ras_max_repeat,
+            config.max_audio.as_millis()
+        )
+        .as_bytes(),
+    );
     let digest = hash.finalize();
     let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
     Ok(format!("v2-{hex}"))

@@ -42,13 +42,28 @@ async fn the_version_changes_with_the_sampling_settings_so_cached_audio_never_li
         .await
         .unwrap()
         .unwrap();
-    let mut args = model_args();
-    args.temperature = 0.7;
-    let b = tokio::task::spawn_blocking(move || Engine::load(args.engine_config(1).unwrap()))
+    let again = tokio::task::spawn_blocking(|| Engine::load(engine_config(1, 300)))
         .await
         .unwrap()
         .unwrap();
-    assert_ne!(a.model_version(), b.model_version());
+    assert_eq!(
+        a.model_version(),
+        again.model_version(),
+        "stable across starts"
+    );
+    for change in [
+        |a: &mut tts_higgs_worker::config::ModelArgs| a.temperature = 0.7,
+        |a: &mut tts_higgs_worker::config::ModelArgs| a.seed += 1,
+        |a: &mut tts_higgs_worker::config::ModelArgs| a.max_audio_secs += 1,
+    ] {
+        let mut args = model_args();
+        change(&mut args);
+        let b = tokio::task::spawn_blocking(move || Engine::load(args.engine_config(1).unwrap()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(a.model_version(), b.model_version());
+    }
 }
 
 fn load_voices_from(dir: std::path::PathBuf) -> VoiceError {
