@@ -170,17 +170,21 @@ mod tests {
             .args(["-c", "sleep 5 & wait"])
             .spawn()
             .unwrap();
-        let mut child = None;
-        for _ in 0..50 {
-            child = only_child(shell.id());
-            if child.is_some() {
+        // The child shows up forked but not yet exec'd (still named `sh`) for a moment: wait
+        // until it is the `sleep`, for at most a few seconds.
+        let mut found = None;
+        for _ in 0..250 {
+            found = only_child(shell.id()).map(|pid| {
+                let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                (pid, comm.trim().to_string())
+            });
+            if found.as_ref().is_some_and(|(_, comm)| comm == "sleep") {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        let child = child.expect("the shell's sleep");
-        let comm = fs::read_to_string(format!("/proc/{child}/comm")).unwrap();
-        assert_eq!(comm.trim(), "sleep");
+        let (child, comm) = found.expect("the shell's child");
+        assert_eq!(comm, "sleep");
         let _ = shell.kill();
         let _ = std::process::Command::new("kill")
             .arg(child.to_string())
