@@ -72,12 +72,14 @@ lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test: models db redis lint test-compose test-cuda
+test: models db redis lint test-compose
 	$(WITH_ORT) DATABASE_URL=$$(scripts/postgres.sh url) REDIS_URL=$$(scripts/redis.sh url) $(CARGO) test --workspace
 	$(MAKE) --no-print-directory test-web
+	$(MAKE) --no-print-directory test-cuda
 
 # The Higgs worker's `cuda` feature builds and links here, without a GPU (NVIDIA's wheels into
-# .cuda/, the driver stubbed), and the CUDA binary runs on the CPU (scripts/test-cuda.sh).
+# .cuda/, the driver stubbed), and the CUDA binary runs on the CPU (scripts/test-cuda.sh). Last
+# in `make test`: it reuses the workspace's debug build and compiles only candle's CUDA side.
 test-cuda: setup
 	@CARGO="$(CARGO)" scripts/test-cuda.sh
 

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # `make test-cuda`: the Higgs worker's `cuda` feature builds and links here, without a GPU (nvcc,
 # the headers and the CUDA libraries from NVIDIA's wheels, the driver stubbed:
-# scripts/cuda-toolkit.sh), in its own target folder so the CPU build stays warm. Then the CUDA
-# binary runs: on the CPU it speaks through the whole path with the tiny test checkpoint, and
-# asked for a GPU where there is none (the stub driver) it stops with a message that says so.
+# scripts/cuda-toolkit.sh). The workspace's binaries are built with the feature on, so every
+# crate but candle's and the worker's is the one `make test` already built (the features of
+# shared dependencies stay those of the whole workspace). Then the CUDA binary runs: on the CPU
+# it speaks through the whole path with the tiny test checkpoint, and asked for a GPU where
+# there is none (the stub driver) it stops with a message that says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/cuda-toolkit.sh)"
-"${CARGO:-cargo}" build -p tts-higgs-worker --features cuda --bins --target-dir target/cuda
-bin=target/cuda/debug/tts-higgs-worker
+"${CARGO:-cargo}" build --workspace --bins --features tts-higgs-worker/cuda
+bin=target/debug/tts-higgs-worker
 fixtures=tts-higgs-worker/tests/fixtures
 export LD_LIBRARY_PATH="$CUDA_ROOT/lib/stubs:$CUDA_ROOT/lib"
 export HIGGS_MODEL_DIR=$fixtures/model HIGGS_TOKENIZER_DIR=$fixtures/codec HIGGS_VOICES_DIR=$fixtures/voices
