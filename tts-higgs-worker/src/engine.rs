@@ -263,8 +263,8 @@ impl Engine {
         Ok(rx)
     }
 
-    /// Generates and decodes one call, sending chunks as they fill. Returns early (Ok) when the
-    /// caller went away or the worker shuts down.
+    /// Generates and decodes one call, sending chunks as they fill. Returns early: Ok when the
+    /// caller went away, ShuttingDown when the worker stops.
     fn render(
         &self,
         text: &str,
@@ -311,7 +311,11 @@ impl Engine {
             return Err(e.into());
         }
         if gone {
-            tracing::info!("call ended early: the caller went away or the worker stops");
+            if self.shutdown.is_cancelled() {
+                // The caller hears why its stream ends short (UNAVAILABLE: try another replica).
+                return Err(SynthesisError::ShuttingDown);
+            }
+            tracing::info!("call ended early: the caller went away");
             return Ok(());
         }
         let rest = decoder.finish()?;
