@@ -272,9 +272,15 @@ impl WorkerPool {
         models
     }
 
-    /// The speeds every live replica of `model` accepts; `None` while none is live.
+    /// The speeds every live replica of `model` accepts; `None` while none is live. Read from
+    /// that model's replicas alone, without building `serving()`: it runs for every request.
     pub fn speeds(&self, model: &str) -> Option<std::ops::RangeInclusive<f32>> {
-        self.serving().get(model).map(|m| m.min_speed..=m.max_speed)
+        self.snapshot()
+            .iter()
+            .filter(|r| r.is_healthy() && r.info.model_slug == model)
+            .map(|r| speeds(&r.info))
+            .reduce(|(low, high), (l, h)| (low.max(l), high.min(h)))
+            .map(|(low, high)| low..=high)
     }
 
     /// Whether a live replica serves this voice of this model.
