@@ -87,7 +87,7 @@ test-cuda: setup
 # target/cuda/release/tts-higgs-worker, loading cudart, cuBLAS, cuRAND and NVRTC from .cuda/root/lib
 # or the system's CUDA 13 (docs/higgs-worker.md).
 build-higgs-cuda: setup
-	@eval "$$(scripts/cuda-toolkit.sh)" \
+	@toolkit=$$(scripts/cuda-toolkit.sh) && eval "$$toolkit" \
 	 && $(CARGO) build --release -p tts-higgs-worker --features cuda --target-dir target/cuda
 
 # The Higgs parity fixtures, made by hand from the Python reference (boson-multimodal and torch,

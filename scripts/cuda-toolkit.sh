@@ -29,8 +29,18 @@ stamp="$dir/.installed"
 if [ "$(cat "$stamp" 2>/dev/null)" != "${wheels[*]}" ]; then
   echo "cuda-toolkit: installing ${wheels[*]} into $dir" >&2
   rm -rf "$dir"
+  # The wheels take about 3 GB once unpacked (and their download beside them while pip works).
+  mkdir -p "$dir"
+  free_kb=$(df -Pk "$dir" | awk 'NR == 2 { print $4 }')
+  if [ "$free_kb" -lt $((4 * 1024 * 1024)) ]; then
+    echo "cuda-toolkit: $((free_kb / 1024)) MB free under $dir; NVIDIA's CUDA wheels need about 4 GB" >&2
+    exit 1
+  fi
   python3 -m venv "$dir/venv"
-  "$dir/venv/bin/pip" install -q --disable-pip-version-check "${wheels[@]}" >&2
+  if ! "$dir/venv/bin/pip" install -q --disable-pip-version-check "${wheels[@]}" >&2; then
+    echo "cuda-toolkit: pip could not install NVIDIA's CUDA wheels into $dir (its message is above)" >&2
+    exit 1
+  fi
   root=$(echo "$dir"/venv/lib/python3*/site-packages/nvidia/cu13)
   ln -sfn "$root" "$dir/root"
   # The linker wants unversioned names; the wheels ship only the sonames.
@@ -42,7 +52,7 @@ fi
 root="$dir/root"
 # The driver stub: every cu* function cudarc's driver bindings name, each a no-op, under the
 # driver's soname so the binary loads the real libcuda.so.1 at run time.
-cudarc=$(cargo metadata --format-version 1 --all-features --locked 2>/dev/null | python3 -c '
+cudarc=$("${CARGO:-cargo}" metadata --format-version 1 --all-features --locked | python3 -c '
 import json, sys
 pkgs = json.load(sys.stdin)["packages"]
 print(next(p["manifest_path"] for p in pkgs if p["name"] == "cudarc").rsplit("/", 1)[0])')

@@ -8,7 +8,10 @@
 # there is none (the stub driver) it stops with a message that says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-eval "$(scripts/cuda-toolkit.sh)"
+# Captured first: `eval "$(...)"` would swallow the script's failure and the build would then
+# stop on a missing nvcc, far from the cause.
+toolkit=$(scripts/cuda-toolkit.sh) || { echo "test-cuda: the CUDA toolkit could not be set up (above)" >&2; exit 1; }
+eval "$toolkit"
 "${CARGO:-cargo}" build --workspace --bins --features tts-higgs-worker/cuda
 bin=target/debug/tts-higgs-worker
 fixtures=tts-higgs-worker/tests/fixtures
