@@ -1,10 +1,12 @@
-//! What every yapit process shares: logging set-up, metrics, the shutdown signal and the TTS
-//! workers' health probe.
+//! What every yapit process shares: logging set-up, metrics, the shutdown signal, and the TTS
+//! workers' gRPC server and health probe.
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 mod worker_metrics;
+mod worker_server;
 pub use worker_metrics::{METRIC_BUCKETS, Served};
+pub use worker_server::{ServeError, serve_tts};
 
 /// Installs the global subscriber: human-readable lines on stderr in development, JSON lines in
 /// production (`LOG_FORMAT=json`). `RUST_LOG` overrides `default_filter`. Later calls (several

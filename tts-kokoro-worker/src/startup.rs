@@ -2,14 +2,11 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use proto::v1::{FILE_DESCRIPTOR_SET, text_to_speech_server::TextToSpeechServer};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::Server;
 
 use crate::{
     model::DEFAULT_VOICE,
-    server::KokoroService,
+    server::{KokoroService, MODEL_SLUG},
     synthesis::{Engine, EngineConfig, LoadError, SynthesisRequest},
 };
 
@@ -22,10 +19,8 @@ pub enum StartupError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("gRPC server failed: {0}")]
-    Serve(#[from] tonic::transport::Error),
-    #[error("gRPC reflection: {0}")]
-    Reflection(#[from] tonic_reflection::server::Error),
+    #[error(transparent)]
+    Serve(#[from] service::ServeError),
     #[error("loading the model panicked or was cancelled: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -94,45 +89,22 @@ impl Application {
         Arc::clone(&self.engine)
     }
 
-    /// Serves until `shutdown` resolves, then lets running requests finish for the grace
-    /// period before cancelling them, and returns once every stream has ended.
+    /// Serves until `shutdown` resolves, then lets running calls finish for the grace period
+    /// before cancelling them, and returns once every stream has ended.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
-        let (reporter, health) = tonic_health::server::health_reporter();
-        reporter
-            .set_serving::<TextToSpeechServer<KokoroService>>()
-            .await;
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .build_v1()?;
         let engine = Arc::clone(&self.engine);
-        let grace = self.shutdown_grace;
-        let draining = async move {
-            shutdown.await;
-            tracing::info!(
-                grace_secs = grace.as_secs(),
-                "shutting down; finishing running requests"
-            );
-            reporter
-                .set_not_serving::<TextToSpeechServer<KokoroService>>()
-                .await;
-            tokio::spawn(async move {
-                tokio::time::sleep(grace).await;
-                tracing::info!("grace period over; cancelling what still runs");
-                engine.shut_down();
-            });
-        };
-        tracing::info!(addr = %self.local_addr(), "kokoro worker listening (gRPC tts.v1)");
-        Server::builder()
-            .add_service(health)
-            .add_service(reflection)
-            .add_service(TextToSpeechServer::new(KokoroService::new(Arc::clone(
-                &self.engine,
-            ))))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), draining)
-            .await?;
+        service::serve_tts(
+            self.listener,
+            KokoroService::new(Arc::clone(&self.engine)),
+            MODEL_SLUG,
+            shutdown,
+            self.shutdown_grace,
+            move || engine.shut_down(),
+        )
+        .await?;
         self.engine.shut_down();
         tracing::info!("stopped");
         Ok(())
