@@ -5,7 +5,7 @@ use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 mod worker_metrics;
 mod worker_server;
-pub use worker_metrics::{METRIC_BUCKETS, Served};
+pub use worker_metrics::{AudioStream, METRIC_BUCKETS, metered};
 pub use worker_server::{ServeError, serve_tts};
 
 /// Installs the global subscriber: human-readable lines on stderr in development, JSON lines in

@@ -41,3 +41,38 @@ impl Drop for Served {
         }
     }
 }
+
+/// What a worker's `Synthesize` answers: the audio chunks as they are made.
+pub type AudioStream = std::pin::Pin<
+    Box<dyn tokio_stream::Stream<Item = Result<proto::v1::AudioChunk, tonic::Status>> + Send>,
+>;
+
+/// A `Synthesize` call's answer from the engine's: counts the call's outcome
+/// (`yapit_worker_requests_total`) and turns the engine's chunks into the reply stream, which
+/// records the call's `Served` metrics when it ends. Dropping the stream (the client left) drops
+/// the engine's receiver, which is how the engine learns to stop.
+pub fn metered<C, E>(
+    started: Result<tokio::sync::mpsc::Receiver<Result<C, E>>, E>,
+    sample_rate: u32,
+) -> Result<AudioStream, tonic::Status>
+where
+    C: Into<proto::v1::AudioChunk> + Send + 'static,
+    E: Into<tonic::Status> + Send + 'static,
+{
+    use tokio_stream::StreamExt;
+    let chunks = started.map_err(Into::into).inspect_err(|status| {
+        let outcome = format!("{:?}", status.code());
+        metrics::counter!("yapit_worker_requests_total", "outcome" => outcome).increment(1);
+    })?;
+    metrics::counter!("yapit_worker_requests_total", "outcome" => "Ok").increment(1);
+    let mut served = Served::start(sample_rate);
+    let stream = tokio_stream::wrappers::ReceiverStream::new(chunks).map(move |chunk| {
+        // The whole guard moves into the stream (not just its counter), so it records when the
+        // stream ends.
+        let served = &mut served;
+        let chunk = chunk.map(Into::into).map_err(Into::into)?;
+        served.samples += chunk.pcm.len() as u64 / 2;
+        Ok(chunk)
+    });
+    Ok(Box::pin(stream))
+}

@@ -1,12 +1,11 @@
 //! The gRPC face of the engine: `tts.v1.TextToSpeech`.
 
-use std::{pin::Pin, sync::Arc};
+use std::sync::Arc;
 
 use proto::v1::{
     AudioChunk, Device, InfoRequest, InfoResponse, PhonemizeRequest, PhonemizeResponse,
     SynthesizeRequest, Voice, text_to_speech_server::TextToSpeech,
 };
-use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -71,8 +70,6 @@ impl From<RenderedChunk> for AudioChunk {
     }
 }
 
-type AudioStream = Pin<Box<dyn Stream<Item = Result<AudioChunk, Status>> + Send>>;
-
 #[tonic::async_trait]
 impl TextToSpeech for KokoroService {
     async fn info(&self, _: Request<InfoRequest>) -> Result<Response<InfoResponse>, Status> {
@@ -112,12 +109,12 @@ impl TextToSpeech for KokoroService {
         }))
     }
 
-    type SynthesizeStream = AudioStream;
+    type SynthesizeStream = service::AudioStream;
 
     async fn synthesize(
         &self,
         request: Request<SynthesizeRequest>,
-    ) -> Result<Response<AudioStream>, Status> {
+    ) -> Result<Response<service::AudioStream>, Status> {
         let request = request.into_inner();
         // Dropping the response stream (the client left) closes the engine's reply channel,
         // which cancels the job.
@@ -129,23 +126,7 @@ impl TextToSpeech for KokoroService {
                 speed: request.speed,
                 request_id: request.request_id,
             })
-            .await
-            .map_err(Status::from)
-            .inspect_err(|status| {
-                let outcome = format!("{:?}", status.code());
-                metrics::counter!("yapit_worker_requests_total", "outcome" => outcome).increment(1);
-            })?;
-        metrics::counter!("yapit_worker_requests_total", "outcome" => "Ok").increment(1);
-        let mut served = service::Served::start(SAMPLE_RATE);
-        let stream = ReceiverStream::new(chunks).map(move |chunk| {
-            // The whole guard moves into the stream (not just its counter), so it records when
-            // the stream ends.
-            let served = &mut served;
-            if let Ok(chunk) = &chunk {
-                served.samples += chunk.pcm.len() as u64 / 2;
-            }
-            chunk.map(AudioChunk::from).map_err(Status::from)
-        });
-        Ok(Response::new(Box::pin(stream)))
+            .await;
+        Ok(Response::new(service::metered(chunks, SAMPLE_RATE)?))
     }
 }
