@@ -262,11 +262,11 @@ impl WorkerPool {
             } else {
                 model.max_text_chars.min(max)
             };
-            let (low, high) = speeds(&replica.info);
+            let accepted = speeds(&replica.info);
             (model.min_speed, model.max_speed) = if model.replicas == 1 {
-                (low, high)
+                accepted
             } else {
-                (model.min_speed.max(low), model.max_speed.min(high))
+                narrow((model.min_speed, model.max_speed), accepted)
             };
         }
         models
@@ -279,7 +279,7 @@ impl WorkerPool {
             .iter()
             .filter(|r| r.is_healthy() && r.info.model_slug == model)
             .map(|r| speeds(&r.info))
-            .reduce(|(low, high), (l, h)| (low.max(l), high.min(h)))
+            .reduce(narrow)
             .map(|(low, high)| low..=high)
     }
 
@@ -563,4 +563,9 @@ fn speeds(info: &proto::v1::InfoResponse) -> (f32, f32) {
     } else {
         (info.min_speed, info.max_speed)
     }
+}
+
+/// The speeds two replicas both accept.
+fn narrow((low, high): (f32, f32), (other_low, other_high): (f32, f32)) -> (f32, f32) {
+    (low.max(other_low), high.min(other_high))
 }
