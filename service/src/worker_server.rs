@@ -49,8 +49,9 @@ pub async fn serve_tts<S: TextToSpeech>(
             cancel();
         });
     };
-    let addr = listener.local_addr().ok();
-    tracing::info!(?addr, "{model} worker listening (gRPC tts.v1)");
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "{model} worker listening (gRPC tts.v1)");
+    }
     Server::builder()
         .add_service(health)
         .add_service(reflection)
